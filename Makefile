@@ -1,0 +1,31 @@
+# The two commands of the README:
+#   make demo   builds .venv if missing, generates a corpus with a known answer and runs `rlm-adk ask` on it
+#   make test   builds .venv if missing, then ruff check, ruff format --check and pytest
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# one resolver run for everything: ADK caps OpenTelemetry, a second install can break the cap
+	$(PY) -m pip install -q -e '.[dev,pdf]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(PY) tools/demo.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
