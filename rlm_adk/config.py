@@ -58,6 +58,8 @@ class RLMConfig(BaseModel):
     """Tokens reserved per call when admitting it under `max_tokens`/`max_cost_usd`."""
 
     # Sub-calls.
+    plain_call_context_chars: int = Field(default=200_000, ge=1_000)
+    """At the depth limit a spawn becomes a plain call carrying at most this much of its context."""
     subcall_timeout_seconds: float = Field(default=300.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     retry_initial_delay: float = Field(default=0.5, ge=0)
@@ -123,7 +125,9 @@ class RLMConfig(BaseModel):
                 continue
             raw = environ[key]
             annotation = str(field.annotation)
-            if raw.strip().startswith(("{", "[")) and ("dict" in annotation or "list" in annotation):
+            if raw.strip().startswith(("{", "[")) and (
+                "dict" in annotation or "list" in annotation
+            ):
                 try:
                     values[name] = json.loads(raw)
                 except json.JSONDecodeError as exc:

@@ -151,7 +151,6 @@ class MontySandbox:
         self.limits = limits or SandboxLimits()
         self._bridge: HostBridge | None = None
         self._session: Any = None
-        self._lookup: dict[str, Any] = {}
         self._closed = False
         self._lock = asyncio.Lock()
 
@@ -161,7 +160,6 @@ class MontySandbox:
 
     async def start(self, bridge: HostBridge) -> None:
         self._bridge = bridge
-        self._lookup = _lookup_table(bridge)
         await self._checkout()
 
     async def _checkout(self) -> None:
@@ -200,9 +198,10 @@ class MontySandbox:
             error_type: str | None = None
             restart = False
             try:
+                # Rebuilt per cell: the bridge's objects (e.g. `context`) may be rebound between cells.
                 await self._session.feed_run(
                     with_display(code),
-                    external_lookup=self._lookup,
+                    external_lookup=_lookup_table(self._bridge),
                     print_callback=lambda _stream, text: buffer.write(text),
                 )
             except asyncio.CancelledError:

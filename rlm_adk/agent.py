@@ -1,0 +1,404 @@
+"""`RLMAgent`: an ADK `LlmAgent` that answers over a context held in a sandboxed REPL."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from google.adk.agents.invocation_context import InvocationContext
+from google.adk.agents.llm_agent import LlmAgent
+from google.adk.agents.readonly_context import ReadonlyContext
+from google.adk.events.event import Event
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.llm_request import LlmRequest
+from google.adk.models.llm_response import LlmResponse
+from google.genai import types
+from pydantic import Field, PrivateAttr
+from typing_extensions import override
+
+from rlm_adk.config import RLMConfig
+from rlm_adk.context.handle import ContextHandle
+from rlm_adk.engine.binding import resolve_context
+from rlm_adk.engine.budget import LimitReached, NodeInfo
+from rlm_adk.engine.calls import estimate_tokens, response_text
+from rlm_adk.engine.node import RLMNode, new_node_id
+from rlm_adk.engine.repl import Repl
+from rlm_adk.engine.request import ProgressListener, RequestState
+from rlm_adk.engine.sessions import SessionRepls
+from rlm_adk.prompts import FINALIZE_NOTE, PromptFacts, build_instruction
+from rlm_adk.telemetry import capture_content, clip, span
+from rlm_adk.tools import RunCodeTool, SpawnSubagentTool
+
+if TYPE_CHECKING:
+    from google.adk.agents.callback_context import CallbackContext
+
+USAGE_METADATA_KEY = "rlm"
+"""Key of the usage summary in the final event's `custom_metadata`."""
+
+progress_listeners: contextvars.ContextVar[tuple[ProgressListener, ...]] = contextvars.ContextVar(
+    "rlm_progress_listeners", default=()
+)
+"""Listeners attached to requests started in this context (the CLI's live view uses it)."""
+
+
+@dataclass
+class ChildLink:
+    """How a child agent is tied to its parent's request."""
+
+    request: RequestState
+    parent: RLMNode
+    context: ContextHandle
+    task: str
+    answer: str | None = None
+    error: str | None = None
+
+
+class RLMAgent(LlmAgent):
+    """A Recursive Language Model as an ADK agent.
+
+    The corpus is bound as `context` in a persistent sandboxed REPL; the model works through the
+    `run_code` and `spawn_subagent` tools, recursing through `llm_query`, `llm_batch` and
+    `spawn_subagent(s)` inside its code. One `RLMConfig` sets every limit; one budget per request
+    is shared by the whole tree.
+    """
+
+    sub_model: str | BaseLlm | None = None
+    """Model for sub-calls and child agents (default: `config.sub_model`, else `model`)."""
+    config: RLMConfig = Field(default_factory=RLMConfig.from_env)
+    """Limits and settings of the tree."""
+    context: Any = None
+    """A `ContextHandle`, a path or `gs://` URI, literal text, or None (bound per session)."""
+
+    _user_instruction: Any = PrivateAttr(default="")
+    _link: ChildLink | None = PrivateAttr(default=None)
+    _nodes: dict[str, RLMNode] = PrivateAttr(default_factory=dict)
+    _repls: SessionRepls = PrivateAttr(default_factory=SessionRepls)
+    _handles: dict[tuple[str, str, str], tuple[tuple[str, ...], ContextHandle]] = PrivateAttr(
+        default_factory=dict
+    )
+
+    @override
+    def model_post_init(self, __context: Any) -> None:
+        if not self.model:
+            self.model = self.config.model or _default_model("root")
+        if isinstance(self.model, str):
+            self.model = _resolve(self.model, "root")
+        self._user_instruction = self.instruction
+        self.instruction = self._instruction
+        self.tools = [RunCodeTool(self), SpawnSubagentTool(self), *self.tools]
+        self.before_model_callback = [self._before_model, *_as_list(self.before_model_callback)]
+        self.after_model_callback = [self._after_model, *_as_list(self.after_model_callback)]
+        self.on_model_error_callback = [
+            self._on_model_error,
+            *_as_list(self.on_model_error_callback),
+        ]
+        super().model_post_init(__context)
+
+    # -- children -----------------------------------------------------------------------------
+
+    @classmethod
+    def child_of(cls, node: RLMNode, link: ChildLink) -> RLMAgent:
+        """A fresh child agent for one spawn (agents are cheap; REPLs are per child)."""
+        depth = node.depth + 1
+        config = node.config
+        model = config.sub_model_for_depth(depth) or node.child_model
+        child = cls(
+            name=f"{node.agent_name.split('__')[0]}__d{depth}",
+            description=f"RLM sub-agent at depth {depth}",
+            model=model,
+            sub_model=node.sub_model,
+            config=config,
+        )
+        child._link = link
+        return child
+
+    # -- nodes ----------------------------------------------------------------------------------
+
+    def node_for(self, ctx: ReadonlyContext | InvocationContext) -> RLMNode | None:
+        return self._nodes.get(ctx.invocation_id)
+
+    async def _open_node(self, ctx: InvocationContext) -> RLMNode:
+        link = self._link
+        sub_model = self.sub_model or self.config.sub_model or self.model
+        if link is not None:
+            request = link.request
+            parent = link.parent
+            info = NodeInfo(
+                new_node_id(),
+                parent.node_id,
+                parent.depth + 1,
+                "agent",
+                _name(self.model),
+                link.task,
+            )
+            handle: ContextHandle | None = link.context
+            repl = Repl(self.config)
+        else:
+            request = RequestState.create(self.config)
+            request.listeners.extend(progress_listeners.get())
+            info = NodeInfo(new_node_id(), None, 0, "root", _name(self.model), _user_text(ctx))
+            handle = await resolve_context(self, ctx)
+            key = (ctx.app_name, ctx.user_id, ctx.session.id)
+            repl = await self._repls.get(key, self.config)
+        request.budget.register(info)
+        node = RLMNode(
+            request=request,
+            info=info,
+            agent_name=self.name,
+            context=handle,
+            repl=repl,
+            sub_model=sub_model,
+            child_model=sub_model,
+            invocation_context=ctx,
+        )
+        request.emit("agent_start", node_id=info.node_id, depth=info.depth)
+        return node
+
+    @override
+    async def _run_async_impl(self, ctx: InvocationContext) -> AsyncGenerator[Event, None]:
+        existing = self._nodes.get(ctx.invocation_id)
+        if existing is not None:
+            # Re-entered within one invocation (e.g. transferred back to): same node, same REPL.
+            async for event in self._run_flow(ctx, existing):
+                yield event
+            return
+        node = await self._open_node(ctx)
+        self._nodes[ctx.invocation_id] = node
+        content = capture_content(self.config.capture_content)
+        try:
+            with span(
+                "rlm.agent",
+                **{
+                    "rlm.node_id": node.node_id,
+                    "rlm.parent_node_id": node.info.parent_id,
+                    "rlm.depth": node.depth,
+                    "rlm.request_id": node.request.request_id,
+                    "gen_ai.agent.name": self.name,
+                    "gen_ai.conversation.id": ctx.session.id,
+                    "rlm.task": clip(node.info.task, 500) if content else None,
+                },
+            ) as current:
+                async for event in self._run_flow(ctx, node):
+                    yield event
+                usage = node.info.usage
+                current.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
+                current.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
+                current.set_attribute("rlm.calls", usage.calls)
+                if node.stop_reason:
+                    current.set_attribute("rlm.limit_reached", node.stop_reason)
+        finally:
+            self._nodes.pop(ctx.invocation_id, None)
+            node.info.ended = node.info.started + node.info.wall_seconds
+            if self._link is not None:
+                self._link.answer = node.best_answer()
+                await node.repl.close()
+            node.request.emit("agent_end", node_id=node.node_id, depth=node.depth)
+
+    async def _run_flow(self, ctx: InvocationContext, node: RLMNode) -> AsyncGenerator[Event, None]:
+        async for event in super()._run_async_impl(ctx):
+            if event.author == self.name and event.content and not event.partial:
+                text = _event_text(event)
+                if text and not event.get_function_calls():
+                    node.last_text = text
+                if event.is_final_response() and text and not event.get_function_calls():
+                    self._annotate(event, node)
+            yield event
+        if node.submitted is not None:
+            final = Event(
+                invocation_id=ctx.invocation_id,
+                author=self.name,
+                branch=ctx.branch,
+                content=types.Content(
+                    role="model", parts=[types.Part.from_text(text=node.submitted)]
+                ),
+            )
+            node.last_text = node.submitted
+            self._annotate(final, node)
+            yield final
+
+    def _annotate(self, event: Event, node: RLMNode) -> None:
+        summary = {
+            "node_id": node.node_id,
+            "depth": node.depth,
+            "limit_reached": node.stop_reason or node.request.budget.limit_reason,
+            "submitted": node.submitted is not None,
+        }
+        if node.depth == 0:
+            summary.update(node.request.budget.summary())
+        event.custom_metadata = {**(event.custom_metadata or {}), USAGE_METADATA_KEY: summary}
+
+    # -- instruction ----------------------------------------------------------------------------
+
+    async def _instruction(self, ctx: ReadonlyContext) -> str:
+        node = self._nodes.get(ctx.invocation_id)
+        handle = node.context if node else None
+        facts = PromptFacts(
+            depth=node.depth if node else 0,
+            max_depth=self.config.max_depth,
+            context_summary=handle.describe() if handle is not None else "empty (no corpus bound)",
+            max_iterations=self.config.max_iterations,
+            max_concurrency=self.config.max_concurrency,
+            max_output_chars=self.config.max_output_chars,
+            sandbox=self.config.sandbox,
+        )
+        extra = self._user_instruction
+        if callable(extra):
+            extra = extra(ctx)
+            if hasattr(extra, "__await__"):
+                extra = await extra
+        return build_instruction(facts, str(extra or ""))
+
+    # -- budget enforcement -------------------------------------------------------------------
+
+    async def _before_model(
+        self, callback_context: CallbackContext, llm_request: LlmRequest
+    ) -> LlmResponse | None:
+        node = self.node_for(callback_context)
+        if node is None:
+            return None
+        budget = node.request.budget
+        if node.finalizing:
+            return _text_response(f"[stopped: {node.stop_reason}] {node.best_answer()}")
+        node.iterations += 1
+        reason = budget.exhausted_reason
+        if reason is None and node.iterations > self.config.max_iterations:
+            reason = "max_iterations"
+        estimated = estimate_tokens(_request_chars(llm_request))
+        if reason is None:
+            try:
+                node.pending_lease = budget.admit(node.node_id, _name(self.model), estimated)
+                return None
+            except LimitReached as exc:
+                reason = exc.reason
+        return self._finalize(node, llm_request, reason, estimated)
+
+    def _finalize(
+        self, node: RLMNode, llm_request: LlmRequest, reason: str, estimated: int
+    ) -> LlmResponse | None:
+        """A limit stops this agent: one last tool-less turn where the budget allows, else the
+        best answer it has, marked with the reason."""
+        node.finalizing = True
+        node.stop_reason = reason
+        node.request.emit("limit", node_id=node.node_id, reason=reason)
+        budget = node.request.budget
+        lease = None
+        if node.submitted is None:
+            try:
+                if reason == "max_iterations" and budget.exhausted_reason is None:
+                    lease = budget.admit(node.node_id, _name(self.model), estimated)
+                elif reason == "max_llm_calls" and node.depth == 0:
+                    lease = budget.admit(node.node_id, _name(self.model), estimated, final=True)
+            except LimitReached:
+                lease = None
+        if lease is None:
+            return _text_response(f"[stopped: {reason}] {node.best_answer()}")
+        node.pending_lease = lease
+        llm_request.tools_dict.clear()
+        if llm_request.config is not None:
+            llm_request.config.tools = None
+        llm_request.contents.append(
+            types.Content(
+                role="user", parts=[types.Part.from_text(text=FINALIZE_NOTE.format(reason=reason))]
+            )
+        )
+        return None
+
+    async def _after_model(
+        self, callback_context: CallbackContext, llm_response: LlmResponse
+    ) -> LlmResponse | None:
+        node = self.node_for(callback_context)
+        if node is None or node.pending_lease is None or llm_response.partial:
+            return None
+        from rlm_adk.engine.calls import usage_of
+
+        lease, node.pending_lease = node.pending_lease, None
+        input_tokens, output_tokens = usage_of(llm_response)
+        node.request.budget.settle(
+            lease, input_tokens, output_tokens, failed=bool(llm_response.error_code)
+        )
+        node.request.emit(
+            "model_call",
+            node_id=node.node_id,
+            depth=node.depth,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+        if node.finalizing and llm_response.content and llm_response.content.parts:
+            # The final turn may not call tools any more.
+            llm_response.content.parts = [
+                p for p in llm_response.content.parts if not p.function_call
+            ]
+        return None
+
+    async def _on_model_error(
+        self, callback_context: CallbackContext, llm_request: LlmRequest, error: Exception
+    ) -> LlmResponse | None:
+        node = self.node_for(callback_context)
+        if node is not None and node.pending_lease is not None:
+            lease, node.pending_lease = node.pending_lease, None
+            node.request.budget.settle(lease, failed=True)
+        return None
+
+    async def close(self) -> None:
+        """Releases every session REPL this agent holds."""
+        await self._repls.close_all()
+
+
+def _as_list(callback: Any) -> list[Any]:
+    if callback is None:
+        return []
+    return list(callback) if isinstance(callback, list) else [callback]
+
+
+def _name(model: Any) -> str:
+    return model.model if isinstance(model, BaseLlm) else str(model)
+
+
+def _default_model(role: str) -> str:
+    try:
+        from rlm_adk.models import default_model_name
+
+        return default_model_name(role)
+    except ImportError:
+        return LlmAgent.DEFAULT_MODEL
+
+
+def _resolve(spec: str, role: str) -> BaseLlm | str:
+    try:
+        from rlm_adk.models import resolve_model
+    except ImportError:
+        return spec
+    return resolve_model(spec, role=role)  # type: ignore[arg-type]
+
+
+def _text_response(text: str) -> LlmResponse:
+    return LlmResponse(content=types.Content(role="model", parts=[types.Part.from_text(text=text)]))
+
+
+def _event_text(event: Event) -> str:
+    return response_text(event)
+
+
+def _user_text(ctx: InvocationContext) -> str:
+    content = ctx.user_content
+    if content is None or not content.parts:
+        return ""
+    return "".join(p.text or "" for p in content.parts)
+
+
+def _request_chars(request: LlmRequest) -> int:
+    total = 0
+    for content in request.contents:
+        for part in content.parts or []:
+            if part.text:
+                total += len(part.text)
+            elif part.function_response is not None:
+                total += len(str(part.function_response.response))
+            elif part.function_call is not None:
+                total += len(str(part.function_call.args))
+    config = request.config
+    if config is not None and isinstance(config.system_instruction, str):
+        total += len(config.system_instruction)
+    return total

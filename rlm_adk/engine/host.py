@@ -1,0 +1,234 @@
+"""`HostAPI`: the functions model-written code calls (`llm_query`, `llm_batch`, `spawn_subagent`,
+`spawn_subagents`, `submit`) and the `context` it reads, bound to the node running the cell."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from rlm_adk.context.base import Chunk, FileInfo
+from rlm_adk.context.handle import ContextHandle
+from rlm_adk.engine.budget import LimitReached, NodeInfo
+from rlm_adk.engine.calls import ModelCallError, estimate_tokens, plain_request, response_text
+from rlm_adk.sandbox.bridge import HostBridge
+from rlm_adk.telemetry import capture_content, clip, span
+
+if TYPE_CHECKING:
+    from rlm_adk.engine.node import RLMNode
+
+EMPTY_CONTEXT = ContextHandle([])
+MAX_BATCH = 10_000
+
+
+class HostAPI:
+    """Host functions for one REPL; `bind` points them at the node whose cell is running."""
+
+    def __init__(self) -> None:
+        self.node: RLMNode | None = None
+        self.bridge = HostBridge(
+            functions={
+                "llm_query": self.llm_query,
+                "llm_batch": self.llm_batch,
+                "spawn_subagent": self.spawn_subagent,
+                "spawn_subagents": self.spawn_subagents,
+                "submit": self.submit,
+            },
+            objects={"context": EMPTY_CONTEXT},
+        )
+
+    def bind(self, node: RLMNode) -> None:
+        self.node = node
+        self.bridge.objects["context"] = node.context or EMPTY_CONTEXT
+
+    def _node(self) -> RLMNode:
+        if self.node is None:
+            raise RuntimeError("no request is bound to this REPL")
+        return self.node
+
+    # -- plain model calls ----------------------------------------------------------------------
+
+    async def llm_query(self, prompt: Any, model: str | None = None) -> str:
+        """One plain model call at depth + 1; raises on failure."""
+        node = self._node()
+        text = await render_prompt(prompt, node)
+        try:
+            return await plain_call(node, text, model=model, kind="llm_query")
+        except LimitReached as exc:
+            raise RuntimeError(f"{exc}: no more sub-calls in this request") from None
+        except ModelCallError as exc:
+            raise RuntimeError(f"llm_query failed: {exc}") from None
+
+    async def llm_batch(self, prompts: Any, model: str | None = None) -> list[str]:
+        """Many plain calls in parallel; order kept; a failed item is an `ERROR: ...` string."""
+        node = self._node()
+        if isinstance(prompts, (str, bytes)) or not isinstance(prompts, (list, tuple)):
+            raise TypeError("llm_batch takes a list of prompts")
+        if len(prompts) > MAX_BATCH:
+            raise ValueError(f"llm_batch takes at most {MAX_BATCH} prompts, got {len(prompts)}")
+
+        async def one(item: Any) -> str:
+            try:
+                text = await render_prompt(item, node)
+                return await plain_call(node, text, model=model, kind="llm_batch")
+            except asyncio.CancelledError:
+                raise
+            except LimitReached as exc:
+                return f"ERROR: {exc}"
+            except Exception as exc:
+                return f"ERROR: {exc}"
+
+        with span(
+            "rlm.batch",
+            **{
+                "rlm.node_id": node.node_id,
+                "rlm.depth": node.depth,
+                "rlm.batch_size": len(prompts),
+            },
+        ):
+            return list(await asyncio.gather(*(one(p) for p in prompts)))
+
+    # -- recursion --------------------------------------------------------------------------------
+
+    async def spawn_subagent(self, task: Any, context: Any = None) -> str:
+        """A child RLM over a slice of the context (a plain call at the depth limit)."""
+        from rlm_adk.engine.spawn import spawn_one
+
+        node = self._node()
+        if not isinstance(task, str) or not task.strip():
+            raise ValueError("spawn_subagent needs a non-empty task string")
+        return await spawn_one(node, task, context)
+
+    async def spawn_subagents(self, tasks: Any) -> list[str]:
+        """Many children in parallel; each task is a string, `(task, context)` or a dict
+        `{"task": ..., "context": ...}`. Order kept; a failed child is an `ERROR: ...` string."""
+        return await spawn_many(self._node(), tasks)
+
+    def submit(self, value: Any) -> str:
+        """Gives the final answer from a value (large answers built in code)."""
+        return self._node().submit(value)
+
+
+async def spawn_many(node: RLMNode, tasks: Any) -> list[str]:
+    """Runs children for `tasks` in parallel (see `HostAPI.spawn_subagents`)."""
+    from rlm_adk.engine.spawn import spawn_one
+
+    if not isinstance(tasks, (list, tuple)):
+        raise TypeError("spawn_subagents takes a list of tasks")
+    parsed = [parse_task(t) for t in tasks]
+
+    async def one(task: str, ctx: Any) -> str:
+        try:
+            return await spawn_one(node, task, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return f"ERROR: {exc}"
+
+    return list(await asyncio.gather(*(one(t, c) for t, c in parsed)))
+
+
+def parse_task(item: Any) -> tuple[str, Any]:
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, dict):
+        unknown = set(item) - {"task", "context"}
+        if unknown or "task" not in item:
+            raise ValueError("a task dict has the keys 'task' and, optionally, 'context'")
+        return str(item["task"]), item.get("context")
+    if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str):
+        return item[0], item[1]
+    raise ValueError(f"a task is a string, (task, context) or a dict, not {type(item).__name__}")
+
+
+async def render_prompt(item: Any, node: RLMNode) -> str:
+    """Prompt text from a string, a Chunk (read host-side, never copied through the sandbox) or
+    a sequence of those joined by blank lines."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Chunk):
+        handle = item.handle or node.context
+        if handle is None:
+            raise ValueError("this chunk is not bound to a context")
+        text = await asyncio.to_thread(handle.read, item.path, item.start, item.end)
+        node.request.budget.add_bytes_read(node.node_id, item.end - item.start)
+        return text
+    if isinstance(item, FileInfo):
+        handle = node.context
+        if handle is None:
+            raise ValueError("no context is bound")
+        text = await asyncio.to_thread(handle.read, item.path)
+        node.request.budget.add_bytes_read(node.node_id, item.size)
+        return text
+    if isinstance(item, (list, tuple)):
+        parts = [await render_prompt(part, node) for part in item]
+        return "\n\n".join(parts)
+    if isinstance(item, (int, float, bool)) or item is None:
+        return str(item)
+    raise TypeError(f"a prompt is a string, a chunk, or a list of those, not {type(item).__name__}")
+
+
+async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str) -> str:
+    """One plain model call made by `node` (its child in the tree, at depth + 1)."""
+    request = node.request
+    spec = model or node.sub_model
+    llm = request.model(spec)
+    name = llm.model
+    child = request.budget.register(
+        NodeInfo(
+            node_id=_new_id(),
+            parent_id=node.node_id,
+            depth=node.depth + 1,
+            kind="call",
+            model=name,
+            task=prompt[:200],
+        )
+    )
+    content = capture_content(request.config.capture_content)
+    request.emit("subcall_start", node_id=child.node_id, depth=child.depth)
+    with span(
+        "rlm.subcall",
+        **{
+            "rlm.node_id": child.node_id,
+            "rlm.parent_node_id": node.node_id,
+            "rlm.depth": child.depth,
+            "rlm.kind": kind,
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": name,
+            "gen_ai.prompt": clip(prompt) if content else None,
+        },
+    ) as current:
+        outcome = None
+        try:
+            outcome = await request.pool.call(
+                llm,
+                plain_request(name, prompt),
+                node_id=child.node_id,
+                depth=child.depth,
+                model_name=name,
+                estimated_input_tokens=estimate_tokens(len(prompt)),
+            )
+        finally:
+            child.ended = child.started + child.wall_seconds
+            current.set_attribute("rlm.outcome", "ok" if outcome else "error")
+            request.emit(
+                "subcall_end",
+                node_id=child.node_id,
+                depth=child.depth,
+                ok=outcome is not None,
+                input_tokens=outcome.input_tokens if outcome else 0,
+                output_tokens=outcome.output_tokens if outcome else 0,
+            )
+        text = response_text(outcome.response)
+        current.set_attribute("gen_ai.usage.input_tokens", outcome.input_tokens)
+        current.set_attribute("gen_ai.usage.output_tokens", outcome.output_tokens)
+        current.set_attribute("rlm.cost_usd", outcome.cost_usd)
+        current.set_attribute("rlm.retries", outcome.retries)
+        if content:
+            current.set_attribute("gen_ai.completion", clip(text))
+        return text
+
+
+def _new_id() -> str:
+    from rlm_adk.engine.node import new_node_id
+
+    return new_node_id()

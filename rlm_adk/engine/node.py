@@ -1,0 +1,121 @@
+"""`RLMNode`: one RLM agent's run (the root or a child): its REPL, depth and answer."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rlm_adk.engine.budget import Lease, NodeInfo
+from rlm_adk.engine.request import RequestState
+from rlm_adk.telemetry import capture_content, clip, span
+
+if TYPE_CHECKING:
+    from google.adk.agents.invocation_context import InvocationContext
+    from google.adk.models.base_llm import BaseLlm
+
+    from rlm_adk.context.handle import ContextHandle
+    from rlm_adk.engine.repl import Repl
+    from rlm_adk.sandbox.base import CellResult
+
+
+def new_node_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def render_value(value: Any) -> str:
+    """A submitted value as answer text: strings as they are, data as JSON, else `str()`."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@dataclass
+class RLMNode:
+    """The run of one RLM agent inside a request's tree."""
+
+    request: RequestState
+    info: NodeInfo
+    agent_name: str
+    context: ContextHandle | None
+    repl: Repl
+    sub_model: BaseLlm | str
+    """Default model for this node's sub-calls and children."""
+    child_model: BaseLlm | str
+    invocation_context: InvocationContext | None = None
+    submitted: str | None = None
+    iterations: int = 0
+    cells: int = 0
+    last_text: str = ""
+    last_output: str = ""
+    finalizing: bool = False
+    stop_reason: str | None = None
+    pending_lease: Lease | None = None
+    trajectory: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def node_id(self) -> str:
+        return self.info.node_id
+
+    @property
+    def depth(self) -> int:
+        return self.info.depth
+
+    @property
+    def config(self) -> Any:
+        return self.request.config
+
+    def submit(self, value: Any) -> str:
+        """Records the final answer given from code."""
+        self.submitted = render_value(value)
+        self.request.emit("submit", node_id=self.node_id, chars=len(self.submitted))
+        return "submitted"
+
+    async def run_cell(self, code: str) -> CellResult:
+        """Runs one cell in this node's REPL, traced."""
+        self.cells += 1
+        content = capture_content(self.config.capture_content)
+        with span(
+            "rlm.code",
+            **{
+                "rlm.node_id": self.node_id,
+                "rlm.depth": self.depth,
+                "rlm.cell_index": self.cells,
+                "rlm.code": clip(code) if content else None,
+            },
+        ) as current:
+            result = await self.repl.run(self, code)
+            current.set_attribute("rlm.duration_ms", round(result.duration_seconds * 1000, 3))
+            current.set_attribute("rlm.output_chars", result.output_chars)
+            current.set_attribute("rlm.truncated_chars", result.truncated_chars)
+            if result.error_type:
+                current.set_attribute("error.type", result.error_type)
+            if content:
+                current.set_attribute("rlm.output", clip(result.render()))
+        self.last_output = result.render()
+        self.trajectory.append(
+            {
+                "type": "code",
+                "cell": self.cells,
+                "code": code,
+                "output": result.render(),
+                "error_type": result.error_type,
+                "seconds": round(result.duration_seconds, 4),
+            }
+        )
+        self.request.emit("cell", node_id=self.node_id, depth=self.depth, error=result.error_type)
+        return result
+
+    def best_answer(self) -> str:
+        """What this node has when it must stop: a submitted value, its last text or output."""
+        if self.submitted is not None:
+            return self.submitted
+        if self.last_text.strip():
+            return self.last_text
+        if self.last_output.strip():
+            return f"No final answer was given. Last REPL output:\n{clip(self.last_output, 2000)}"
+        return "No answer was produced."
