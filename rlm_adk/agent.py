@@ -219,14 +219,13 @@ class RLMAgent(LlmAgent):
             yield final
 
     def _annotate(self, event: Event, node: RLMNode) -> None:
-        summary = {
-            "node_id": node.node_id,
-            "depth": node.depth,
-            "limit_reached": node.stop_reason or node.request.budget.limit_reason,
-            "submitted": node.submitted is not None,
-        }
-        if node.depth == 0:
-            summary.update(node.request.budget.summary())
+        summary: dict[str, Any] = node.request.budget.summary() if node.depth == 0 else {}
+        summary.update(
+            node_id=node.node_id,
+            depth=node.depth,
+            limit_reached=node.stop_reason or node.request.budget.limit_reason,
+            submitted=node.submitted is not None,
+        )
         event.custom_metadata = {**(event.custom_metadata or {}), USAGE_METADATA_KEY: summary}
 
     # -- instruction ----------------------------------------------------------------------------

@@ -39,6 +39,10 @@ class Repl:
             self.last_used = time.monotonic()
             try:
                 return await self.sandbox.run(code)
+            except asyncio.CancelledError:
+                # Host calls the cell started (sub-calls, children) must not outlive it.
+                await asyncio.shield(self.host.bridge.cancel_inflight())
+                raise
             finally:
                 self.last_used = time.monotonic()
 

@@ -66,10 +66,13 @@ def to_sandbox_exception(exc: BaseException) -> BaseException:
         IndexError,
         TypeError,
         ValueError,
+        AttributeError,
+        NameError,
+        RuntimeError,
     ):
         if isinstance(exc, builtin):
             return builtin(message)
-    return RuntimeError(f"{type(exc).__name__}: {message}")
+    return RuntimeError(f"{type(exc).__name__}: {message}")  # pragma: no cover - last resort
 
 
 class HostBridge:
@@ -84,6 +87,7 @@ class HostBridge:
         self.objects: dict[str, Any] = dict(objects or {})
         self._lock = threading.Lock()
         self.host_calls = 0
+        self._inflight: set[asyncio.Task[Any]] = set()
 
     @property
     def names(self) -> list[str]:
@@ -115,14 +119,32 @@ class HostBridge:
     async def _call_async(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
         try:
             return await fn(*args, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             raise to_sandbox_exception(exc) from None
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
 
-    def call_method(self, obj: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def cancel_inflight(self) -> int:
+        """Cancels async host calls still running (e.g. after the cell was cancelled) and waits
+        for them to end, so no sub-call outlives its request. Returns how many were cancelled."""
+        tasks = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
+    def call_method(
+        self, obj: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Calls an exposed method of a host object; anything not exposed is refused."""
         self._count()
         exposure = exposure_of(obj)
