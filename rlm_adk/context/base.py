@@ -34,6 +34,7 @@ class FileInfo:
         "size",
         "modified",
         "content_type",
+        "version",
     )
 
     path: str
@@ -43,6 +44,8 @@ class FileInfo:
     modified: str | None = None
     """Modification time (ISO 8601) or object generation."""
     content_type: str = "text/plain"
+    version: str | None = None
+    """What reads are pinned to: the GCS object generation, or mtime and size of a local file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,14 @@ class Chunk:
     handle: ContextHandle | None = field(default=None, repr=False, compare=False)
 
     def text(self) -> str:
+        """The chunk's text, read now (UTF-8 safe: see `ContextHandle.read`)."""
         if self.handle is None:
             raise ContextError("this chunk is not bound to a context")
         return self.handle.read(self.path, self.start, self.end)
 
     @property
     def size(self) -> int:
+        """Bytes covered."""
         return self.end - self.start
 
 
@@ -103,4 +108,13 @@ class Source(Protocol):
         """Bytes `[start, end)` of `path` (clamped to the file's size)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Releases clients and descriptors; the source is unusable afterwards."""
+        ...
+
+
+# Optional source capabilities, found with getattr (not part of the protocol):
+#   local_path(path) -> str      a checked OS path, for fast sequential scans with os.preadv
+#   open_fd(path) -> int         a read-only descriptor (the caller closes it)
+#   iter_files() -> Iterator[FileInfo]   the manifest as a stream (large buckets, deep trees)
+#   describe() -> str            where the source reads, for ContextHandle.describe

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from rlm_adk.context import chunking, formats
 from rlm_adk.context.base import (
-    BinaryContent,
     Chunk,
     ContextError,
     FileInfo,
@@ -15,61 +16,90 @@ from rlm_adk.context.base import (
     NotFound,
     Source,
 )
+from rlm_adk.context.cache import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_BYTES, BlockCache
+from rlm_adk.context.corpus import Corpus, Document
+from rlm_adk.context.grep import GrepJob, compile_pattern, grep_document
+from rlm_adk.context.lines import LineCounter, read_lines
 from rlm_adk.context.text import TextSource
+from rlm_adk.context.uris import check_relative
+from rlm_adk.context.utf8 import decode, skip_continuations
 
-_MAX_LINE_CHARS = 2_000
+DEFAULT_MAX_READ = 64 << 20
+UPLOADS = "uploads"
 
-
-def _is_continuation(byte: int) -> bool:
-    return byte & 0xC0 == 0x80
+Window = tuple[int, int] | None
 
 
 class ContextHandle:
     """A lazy handle over one or more sources.
 
     Paths are namespaced as `<source name>/<path in source>`. Nothing is read until a method asks
-    for it. All methods are thread-safe and take and return plain data, so the sandbox bridge can
-    expose them directly.
+    for it; random reads go through a bounded block cache, scans stream. Offsets are byte offsets
+    into a document's text (for a PDF, its extracted text) and agree between `read`, `lines`,
+    `grep` and `chunks`. All methods are thread-safe and take and return plain data or records,
+    so the sandbox bridge can expose them directly.
     """
 
-    __sandbox_methods__ = ("read", "lines", "grep", "chunks", "describe", "list_files")
+    __sandbox_methods__ = (
+        "read",
+        "read_bytes",
+        "lines",
+        "grep",
+        "chunks",
+        "describe",
+        "list_files",
+        "view",
+    )
     __sandbox_lazy_attrs__ = ("files", "size")
 
     def __init__(
         self,
-        sources: Sequence[Source],
+        sources: Sequence[Source] = (),
         *,
-        allowed: dict[str, tuple[int, int] | None] | None = None,
+        allowed: Mapping[str, Window] | None = None,
+        cache_bytes: int = DEFAULT_MAX_BYTES,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        read_ahead: int = 2,
+        scan_window: int | None = None,
+        max_read_bytes: int = DEFAULT_MAX_READ,
+        corpus: Corpus | None = None,
     ) -> None:
-        names = [s.name for s in sources]
-        if len(set(names)) != len(names):
-            raise ContextError(f"source names must be unique, got {names}")
-        self._sources: dict[str, Source] = {s.name: s for s in sources}
-        # A view (for a sub-agent) restricts paths and, per path, an optional byte range.
-        self._allowed = allowed
+        if corpus is None:
+            cache = BlockCache(cache_bytes, block_size, read_ahead)
+            corpus = Corpus(sources, cache=cache, scan_window=scan_window)
+            self._owner = True
+        else:
+            self._owner = False
+        self._corpus = corpus
+        # A view (for a sub-agent) restricts paths and, per path, an optional byte window.
+        self._allowed = dict(allowed) if allowed is not None else None
+        self.max_read_bytes = max_read_bytes
         self._lock = threading.Lock()
-        self._manifest: list[FileInfo] | None = None
 
-    # -- manifest -----------------------------------------------------------------------------
+    @property
+    def corpus(self) -> Corpus:
+        """The shared state (sources, cache, manifest) behind this handle and its views."""
+        return self._corpus
+
+    # -- manifest -------------------------------------------------------------------------------
 
     @property
     def files(self) -> list[FileInfo]:
-        """Every file's metadata (listed once, then cached)."""
-        with self._lock:
-            if self._manifest is None:
-                manifest = []
-                for name, source in self._sources.items():
-                    for info in source.list_files():
-                        path = f"{name}/{info.path}"
-                        if self._allowed is not None and path not in self._allowed:
-                            continue
-                        window = self._allowed.get(path) if self._allowed else None
-                        size = (window[1] - window[0]) if window else info.size
-                        manifest.append(
-                            FileInfo(path, size, info.modified, info.content_type)
-                        )
-                self._manifest = manifest
-            return list(self._manifest)
+        """Every file's metadata (listed once, then cached; nothing is read)."""
+        manifest = self._corpus.manifest()
+        if self._allowed is None:
+            return list(manifest.values())
+        out = []
+        for path, window in self._allowed.items():
+            info = manifest.get(path)
+            if info is None:
+                continue
+            if window is not None:
+                info = FileInfo(
+                    path, window[1] - window[0], info.modified, info.content_type, info.version
+                )
+            out.append(info)
+        return out
 
     @property
     def size(self) -> int:
@@ -78,145 +108,266 @@ class ContextHandle:
 
     def list_files(self, pattern: str | None = None, limit: int = 1000) -> list[FileInfo]:
         """Files whose path matches the regex `pattern` (all when None), at most `limit`."""
-        rx = re.compile(pattern) if pattern else None
-        out = [f for f in self.files if rx is None or rx.search(f.path)]
-        return out[:limit]
+        rx = None
+        if pattern:
+            try:
+                rx = re.compile(pattern)
+            except re.error as exc:
+                raise ContextError(f"invalid regex {pattern!r}: {exc}") from None
+        out = []
+        for f in self.files:
+            if rx is None or rx.search(f.path):
+                out.append(f)
+                if len(out) >= limit:
+                    break
+        return out
 
     def describe(self) -> str:
-        """A short summary for prompts: counts, total size and the first paths."""
+        """A short summary for prompts: counts, total size, sources and the first paths."""
         files = self.files
+        total = sum(f.size for f in files)
         head = ", ".join(f"{f.path} ({f.size:,} B)" for f in files[:10])
         more = f", ... and {len(files) - 10} more" if len(files) > 10 else ""
-        return f"{len(files)} file(s), {self.size:,} bytes in all: {head}{more}"
+        names = sorted({f.path.partition("/")[0] for f in files})
+        kinds = "view of " if self._allowed is not None else ""
+        return (
+            f"{kinds}{len(files)} file(s), {total:,} bytes in all, under {', '.join(names) or '-'}: "
+            f"{head}{more}"
+        )
+
+    # -- resolution -----------------------------------------------------------------------------
+
+    def _locate(self, path: str) -> tuple[Document, int, int]:
+        """(text document, window start, window size) for `path` in this handle."""
+        self._check_allowed(path)
+        doc = self._corpus.text_document(path)
+        return (doc, *self._window(path, doc.size))
+
+    def _check_allowed(self, path: str) -> None:
+        if not isinstance(path, str):
+            raise ContextError(f"path must be a string, got {type(path).__name__}")
+        check_relative(path, "a context path")
+        if self._allowed is not None and path not in self._allowed:
+            raise NotFound(f"no file {path!r} in this context (see context.files)")
+
+    def _window(self, path: str, size: int) -> tuple[int, int]:
+        window = self._allowed.get(path) if self._allowed else None
+        if window is None:
+            return 0, size
+        start = min(window[0], size)
+        return start, max(0, min(window[1], size) - start)
+
+    @staticmethod
+    def _clamp(start: Any, end: Any, size: int) -> tuple[int, int]:
+        end = size if end is None else max(0, min(int(end), size))
+        start = max(0, min(int(start), end))
+        return start, end
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def _resolve(self, path: str) -> tuple[Source, str, int, int]:
-        if not isinstance(path, str):
-            raise ContextError(f"path must be a string, got {type(path).__name__}")
-        name, _, rel = path.partition("/")
-        source = self._sources.get(name)
-        info = next((f for f in self.files if f.path == path), None)
-        if source is None or info is None:
-            raise NotFound(f"no file {path!r} in this context (see context.files)")
-        window = self._allowed.get(path) if self._allowed else None
-        base = window[0] if window else 0
-        return source, rel, base, info.size
+    def read(self, path: str, start: int = 0, end: int | None = None) -> str:
+        """Text of bytes `[start, end)` of `path` (the whole file by default).
+
+        A start inside a multi-byte character moves forward to the next character, and so does an
+        end, so consecutive ranges partition the text exactly: no character is duplicated, lost
+        or garbled. Invalid UTF-8 becomes U+FFFD. Binary files raise `BinaryContent`.
+        """
+        doc, base, size = self._locate(path)
+        start, end = self._clamp(start, end, size)
+        self._check_size(path, end - start)
+        a, b = base + start, base + end
+        data = self._corpus.read(doc, a, min(doc.size, b + 3))
+        cut = skip_continuations(data, b - a, len(data))
+        lead = skip_continuations(data, 0, cut) if a > 0 else 0
+        return decode(data[lead:cut])
 
     def read_bytes(self, path: str, start: int = 0, end: int | None = None) -> bytes:
-        source, rel, base, size = self._resolve(path)
-        start = max(0, min(int(start), size))
-        end = size if end is None else max(start, min(int(end), size))
-        return source.read_bytes(rel, base + start, base + end)
+        """Raw bytes `[start, end)` of `path` (of a PDF: of its extracted text)."""
+        self._check_allowed(path)
+        doc = self._corpus.document(path)
+        if doc.kind == formats.BINARY:
+            base, size = self._window(path, doc.info.size)
+            start, end = self._clamp(start, end, size)
+            self._check_size(path, end - start)
+            return self._corpus.raw(path, base + start, base + end)
+        base, size = self._window(path, doc.size)
+        start, end = self._clamp(start, end, size)
+        self._check_size(path, end - start)
+        return self._corpus.read(doc, base + start, base + end)
 
-    def read(self, path: str, start: int = 0, end: int | None = None) -> str:
-        """Text of bytes `[start, end)` of `path`.
-
-        A range that cuts a multi-byte character is widened to whole characters at its end and
-        narrowed at its start, so consecutive ranges never duplicate or lose a character.
-        """
-        _, _, _, size = self._resolve(path)
-        end = size if end is None else max(0, min(int(end), size))
-        start = max(0, min(int(start), end))
-        data = self.read_bytes(path, start, min(size, end + 3))
-        cut = end - start
-        while cut < len(data) and _is_continuation(data[cut]):
-            cut += 1
-        lead = 0
-        while lead < cut and _is_continuation(data[lead]):
-            lead += 1
-        chunk = data[lead:cut]
-        if b"\x00" in chunk[:8192]:
-            raise BinaryContent(f"{path} is binary; it has no text to read")
-        return chunk.decode("utf-8", errors="replace")
+    def _check_size(self, path: str, size: int) -> None:
+        if size > self.max_read_bytes:
+            raise ContextError(
+                f"reading {size:,} bytes of {path} at once exceeds the limit of "
+                f"{self.max_read_bytes:,}; read smaller ranges, or use lines(), grep() or chunks()"
+            )
 
     def lines(self, path: str, start: int = 0, count: int = 100) -> list[str]:
-        """`count` lines of `path` from 0-based line `start`."""
-        text = self.read(path)
-        return text.splitlines()[int(start) : int(start) + int(count)]
+        """`count` lines of `path` from 0-based line `start` (lines split on `\\n`)."""
+        start, count = int(start), int(count)
+        if start < 0 or count < 0:
+            raise ContextError("lines needs start >= 0 and count >= 0")
+        doc, base, size = self._locate(path)
+        if count == 0 or size == 0:
+            return []
+        counter = LineCounter(self._corpus, doc)
+        try:
+            line_base = counter.before(base) if base else 0
+            offset = counter.start_of(line_base + start, (base, line_base)) if start else base
+        finally:
+            counter.close()
+        if offset is None or offset >= base + size:
+            return []
+        return read_lines(self._corpus, doc, offset, base + size, count, self.max_read_bytes)
+
+    # -- scans ----------------------------------------------------------------------------------
+
+    def _targets(self, paths: Iterable[str] | str | None) -> list[tuple[str, Document, int, int]]:
+        """Text documents to scan: named ones (binaries refused) or every text file."""
+        if isinstance(paths, str):
+            paths = [paths]
+        out = []
+        if paths is None:
+            for info in self.files:
+                doc = self._corpus.document(info.path)
+                if doc.kind != formats.BINARY:
+                    out.append((info.path, doc, *self._window(info.path, doc.size)))
+            return out
+        for path in paths:
+            out.append((path, *self._locate(path)))
+        return out
 
     def grep(
         self,
         pattern: str,
-        paths: Iterable[str] | None = None,
+        paths: Iterable[str] | str | None = None,
         max_matches: int = 1000,
         ignore_case: bool = False,
+        literal: bool = False,
     ) -> list[Match]:
-        """Lines matching the regex `pattern`, with path, 1-based line and byte offset."""
-        flags = re.IGNORECASE if ignore_case else 0
-        rx = re.compile(pattern, flags)
-        targets = list(paths) if paths is not None else [f.path for f in self.files]
+        """Lines matching `pattern` (a regex, or a plain string with `literal=True`).
+
+        Returns at most `max_matches` `Match(path, line, offset, text)`: 1-based line, byte offset
+        of the match, the line's text. Binary files are skipped. Regexes use RE2 (linear time);
+        backreferences and lookaround are refused with an explanation.
+        """
+        matcher = compile_pattern(pattern, literal=bool(literal), ignore_case=bool(ignore_case))
+        max_matches = int(max_matches)
         out: list[Match] = []
-        for path in targets:
-            data = self.read_bytes(path)
-            if b"\x00" in data[:8192]:
-                continue
-            offset = 0
-            for number, raw in enumerate(data.split(b"\n"), start=1):
-                line = raw.decode("utf-8", errors="replace")
-                hit = rx.search(line)
-                if hit:
-                    prefix = len(line[: hit.start()].encode("utf-8"))
-                    out.append(Match(path, number, offset + prefix, line[:_MAX_LINE_CHARS]))
-                    if len(out) >= max_matches:
-                        return out
-                offset += len(raw) + 1
+        if max_matches <= 0:
+            return out
+        for path, doc, base, size in self._targets(paths):
+            grep_document(
+                self._corpus, GrepJob(path, doc, base, base + size), matcher, out, max_matches
+            )
+            if len(out) >= max_matches:
+                break
         return out
 
     def chunks(
-        self, max_chars: int = 100_000, overlap: int = 0, paths: Iterable[str] | None = None
+        self,
+        max_chars: int = 100_000,
+        overlap: int = 0,
+        paths: Iterable[str] | str | None = None,
     ) -> list[Chunk]:
-        """Descriptors covering the files in pieces of at most about `max_chars` bytes.
+        """Descriptors covering the text files in pieces of at most about `max_chars` bytes.
 
-        Chunks end on line boundaries where a line break lies in the last half of the piece.
+        Nothing but a small probe per cut is read; `chunk.text()` reads lazily. Chunks end just
+        after a newline where one lies in the last half of the piece, else on a character
+        boundary. With `overlap == 0` the chunks of a file partition its text exactly.
         """
-        if max_chars <= 0 or overlap < 0 or overlap >= max_chars:
-            raise ContextError("chunks needs max_chars > 0 and 0 <= overlap < max_chars")
-        targets = list(paths) if paths is not None else [f.path for f in self.files]
-        sizes = {f.path: f.size for f in self.files}
+        max_chars, overlap = int(max_chars), int(overlap)
+        if max_chars > self.max_read_bytes:
+            raise ContextError(
+                f"max_chars {max_chars:,} exceeds the read limit of {self.max_read_bytes:,}"
+            )
         out: list[Chunk] = []
-        for path in targets:
-            if path not in sizes:
-                raise NotFound(f"no file {path!r} in this context")
-            size = sizes[path]
-            pos = 0
-            while pos < size or (size == 0 and pos == 0):
-                end = min(size, pos + max_chars)
-                if end < size:
-                    window = self.read_bytes(path, pos + max_chars // 2, end)
-                    cut = window.rfind(b"\n")
-                    if cut >= 0:
-                        end = pos + max_chars // 2 + cut + 1
-                out.append(Chunk(len(out), path, pos, end, self))
-                if end >= size:
-                    break
-                pos = max(end - overlap, pos + 1)
+        for path, doc, base, size in self._targets(paths):
+
+            def probe(a: int, b: int, doc: Document = doc, base: int = base) -> bytes:
+                return self._corpus.probe(doc, base + a, base + b)
+
+            for start, end in chunking.plan(size, max_chars, overlap, probe):
+                out.append(Chunk(len(out), path, start, end, self))
         return out
 
-    # -- slicing for sub-agents -----------------------------------------------------------------
+    # -- slicing and uploads --------------------------------------------------------------------
 
-    def view(self, paths: Iterable[str] | None = None, ranges: dict | None = None) -> ContextHandle:
-        """A handle restricted to `paths` and, per path, an optional `(start, end)` byte range."""
-        allowed: dict[str, tuple[int, int] | None] = {}
-        known = {f.path: f.size for f in self.files}
+    def view(
+        self,
+        paths: Iterable[str] | str | None = None,
+        ranges: Mapping[str, Sequence[int]] | None = None,
+    ) -> ContextHandle:
+        """A handle restricted to `paths` and, per path in `ranges`, a `(start, end)` byte range.
+
+        Ranges are relative to this handle's own ranges. The view shares sources and cache (it
+        is a handle, not a copy); closing it releases nothing.
+        """
+        if isinstance(paths, str):
+            paths = [paths]
+        allowed: dict[str, Window] = {}
         for path in paths or []:
-            if path not in known:
-                raise NotFound(f"no file {path!r} in this context")
-            allowed[path] = None
-        for path, (start, end) in (ranges or {}).items():
-            if path not in known:
-                raise NotFound(f"no file {path!r} in this context")
-            base = self._allowed.get(path) if self._allowed else None
-            offset = base[0] if base else 0
-            allowed[path] = (offset + int(start), offset + min(int(end), known[path]))
-        return ContextHandle(list(self._sources.values()), allowed=allowed)
+            self._check_allowed(path)
+            self._corpus.info(path)
+            allowed[path] = self._allowed.get(path) if self._allowed else None
+        for path, window in (ranges or {}).items():
+            self._check_allowed(path)
+            info = self._corpus.info(path)
+            try:
+                start, end = (int(v) for v in window)
+            except (TypeError, ValueError):
+                raise ContextError(f"range for {path!r} must be (start, end)") from None
+            own = self._allowed.get(path) if self._allowed else None
+            own_start, own_end = own if own else (0, None)
+            limit = own_end if own_end is not None else _text_size(self._corpus, info)
+            start, end = self._clamp(start, end, limit - own_start)
+            allowed[path] = (own_start + start, own_start + end)
+        return ContextHandle(
+            corpus=self._corpus, allowed=allowed, max_read_bytes=self.max_read_bytes
+        )
+
+    def add_text(self, path: str, text: str | bytes, content_type: str | None = None) -> str:
+        """Adds an uploaded file as a text document; returns its path, `uploads/<path>`."""
+        if self._allowed is not None:
+            raise ContextError("add_text is not available on a view; add to the parent handle")
+        if not isinstance(path, str) or not path:
+            raise ContextError("add_text needs a non-empty file name")
+        check_relative(path, "an uploaded file name")
+        with self._lock:
+            source = self._corpus.sources.get(UPLOADS)
+            if source is None:
+                source = TextSource({}, name=UPLOADS)
+                self._corpus.add_source(source)
+            if not isinstance(source, TextSource):
+                raise ContextError(f"a source named {UPLOADS!r} exists and is not for uploads")
+            source.add(path, text, content_type or formats.content_type_for(path))
+            self._corpus.refresh(f"{UPLOADS}/{path}")
+        return f"{UPLOADS}/{path}"
 
     def close(self) -> None:
-        for source in self._sources.values():
-            source.close()
+        """Releases sources, cache and temporary files (views release nothing)."""
+        if self._owner:
+            self._corpus.close()
+
+    def __enter__(self) -> ContextHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        kind = "view" if self._allowed is not None else "handle"
+        return f"<ContextHandle {kind} over {', '.join(self._corpus.sources) or 'nothing'}>"
 
 
-def open_text(text: str | dict[str, str], *, name: str = "text") -> ContextHandle:
+def _text_size(corpus: Corpus, info: FileInfo) -> int:
+    """Size of the text offsets of `info` (the extracted text for a PDF)."""
+    if formats.kind_of_type(info.content_type) == formats.PDF:
+        return corpus.document(info.path).size
+    return info.size
+
+
+def open_text(text: str | dict[str, str], *, name: str = "text", **options: Any) -> ContextHandle:
     """A handle over in-memory text (one document named `context.txt`, or several)."""
-    docs = {"context.txt": text} if isinstance(text, str) else dict(text)
-    return ContextHandle([TextSource(docs, name=name)])
+    docs: dict[str, str | bytes] = {"context.txt": text} if isinstance(text, str) else dict(text)
+    return ContextHandle([TextSource(docs, name=name)], **options)

@@ -1,0 +1,212 @@
+"""Streaming, line-oriented grep: literal fast path, linear-time regexes, lazy line numbers.
+
+A document is scanned window by window. Each window ends at its last newline, and the next window
+starts right there, so a line (and any match in it) is never split between two windows; only a
+line longer than a whole window is split, with an overlap so literal matches across the cut are
+still found. Literals are found by `memchr` on their rarest byte (about 10 GB/s) and checked in
+place; regexes run on RE2 (linear time, bounded memory), so untrusted code cannot send a
+catastrophic pattern. Line numbers are counted only up to matches (see `LineIndex`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rlm_adk.context.base import ContextError, Match
+from rlm_adk.context.corpus import Corpus, Document
+from rlm_adk.context.lines import LineCounter
+from rlm_adk.context.scan import Buffer, FdReader, WindowReader
+from rlm_adk.context.utf8 import decode
+
+MAX_LINE_CHARS = 2_000
+MAX_PATTERN_CHARS = 10_000
+REGEX_MAX_MEM = 64 << 20
+_REGEX_OVERLAP = 4096
+_META = set(".^$*+?{}[]\\|()")
+
+# Rough byte frequencies in text (higher = more common); the literal scan looks for its rarest.
+_COMMON = b" etaoinshrdlcumwfgypbvkjxqz\nETAOINSHRDLCUMWFGYPBVKJXQZ0123456789,.-'\"():;/_"
+
+
+def _rarity(byte: int) -> int:
+    i = _COMMON.find(bytes([byte]))
+    if i >= 0:
+        return len(_COMMON) - i
+    return 0 if byte < 0x80 else 4  # other punctuation and controls: rare; UTF-8 bytes: less so
+
+
+class Matcher:
+    """Finds the leftmost match starting in `[pos, endpos)` of a buffer."""
+
+    verify_line = False
+
+    def search(self, buf: Buffer, pos: int, endpos: int) -> tuple[int, int] | None:
+        raise NotImplementedError
+
+
+class LiteralMatcher(Matcher):
+    """Case-sensitive literal: `memchr` on the rarest byte, then a check in place."""
+
+    def __init__(self, needle: bytes) -> None:
+        self.needle = needle
+        self.k = max(range(len(needle)), key=lambda i: (-_rarity(needle[i]), i))
+        self.rare = needle[self.k : self.k + 1]
+        self._plain = False
+
+    def search(self, buf: Buffer, pos: int, endpos: int) -> tuple[int, int] | None:
+        needle, k, size = self.needle, self.k, len(self.needle)
+        if self._plain:
+            i = buf.find(needle, pos, endpos)
+            return None if i < 0 else (i, i + size)
+        j = buf.find(self.rare, pos + k, endpos)
+        misses = 0
+        while j >= 0:
+            i = j - k
+            if i + size <= endpos and buf.startswith(needle, i):
+                return i, i + size
+            misses += 1
+            if misses > 64 and (j - pos) < misses * 512:
+                # The "rare" byte is common here (over 1 per 512 bytes): use the two-way search.
+                self._plain = True
+                return self.search(buf, i + 1, endpos)
+            j = buf.find(self.rare, j + 1, endpos)
+        return None
+
+
+class RegexMatcher(Matcher):
+    """An RE2 regex in multi-line mode (`^`/`$` match at line boundaries)."""
+
+    verify_line = True
+
+    def __init__(self, compiled: Any) -> None:
+        self.rx = compiled
+
+    def search(self, buf: Buffer, pos: int, endpos: int) -> tuple[int, int] | None:
+        m = self.rx.search(buf, pos, endpos)
+        return None if m is None else m.span()
+
+
+def compile_pattern(pattern: str, *, literal: bool = False, ignore_case: bool = False) -> Matcher:
+    """A matcher for `pattern`; plain words take the literal fast path even without `literal`."""
+    if not isinstance(pattern, str):
+        raise ContextError(f"grep pattern must be a string, got {type(pattern).__name__}")
+    if not pattern:
+        raise ContextError("grep needs a non-empty pattern")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ContextError(f"grep pattern is too long ({len(pattern)} > {MAX_PATTERN_CHARS} chars)")
+    is_plain = literal or not (_META & set(pattern))
+    if is_plain and not ignore_case:
+        return LiteralMatcher(pattern.encode("utf-8"))
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = REGEX_MAX_MEM
+    options.case_sensitive = not ignore_case
+    options.literal = is_plain
+    source = pattern if is_plain else "(?m)" + pattern
+    try:
+        return RegexMatcher(re2.compile(source.encode("utf-8"), options))
+    except re2.error as exc:
+        raise _explain(pattern, exc) from None
+
+
+def _explain(pattern: str, exc: Exception) -> ContextError:
+    detail = exc.args[0] if exc.args else str(exc)
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", errors="replace")
+    try:
+        re.compile(pattern)
+    except re.error as py_exc:
+        return ContextError(f"invalid regex {pattern!r}: {py_exc}")
+    return ContextError(
+        f"regex {pattern!r} uses syntax the linear-time engine (RE2) does not support ({detail}); "
+        "backreferences and lookaround are refused because they can take exponential time. "
+        "Rewrite the pattern, grep for a simpler one and filter the matches in code, "
+        "or pass literal=True"
+    )
+
+
+@dataclass
+class GrepJob:
+    """One document (or a view's window of it) to scan."""
+
+    path: str
+    """The path reported in matches."""
+    doc: Document
+    start: int
+    end: int
+
+
+def grep_document(
+    corpus: Corpus, job: GrepJob, matcher: Matcher, out: list[Match], max_matches: int
+) -> None:
+    """Appends matches of `job` to `out` until `max_matches`."""
+    doc = job.doc
+    reader = corpus.reader(doc)
+    window = reader_window(reader, corpus, doc)
+    overlap = len(matcher.needle) - 1 if isinstance(matcher, LiteralMatcher) else _REGEX_OVERLAP
+    window = max(window, 4 * (overlap + 1))
+    overlap = min(overlap, window // 2)
+    lines = LineCounter(corpus, doc, window)
+    eager = not isinstance(reader, FdReader)  # remote: count as we go rather than re-download
+    try:
+        line_base = lines.before(job.start) if job.start else 0
+        pos = job.start
+        last_line = -1
+        while pos < job.end and len(out) < max_matches:
+            buf, n = reader.read(pos, min(window, job.end - pos))
+            n = min(n, job.end - pos)
+            if n <= 0:
+                break
+            if pos + n >= job.end:
+                limit = scan_end = n
+            else:
+                nl = buf.rfind(b"\n", 0, n)
+                if nl >= 0:
+                    limit = scan_end = nl + 1
+                else:  # a line longer than the window: cut it, overlapping the next window
+                    limit, scan_end = max(1, n - overlap), n
+            i = 0
+            while len(out) < max_matches:
+                hit = matcher.search(buf, i, scan_end)
+                if hit is None or hit[0] >= limit:
+                    break
+                s = hit[0]
+                ls = buf.rfind(b"\n", 0, s) + 1
+                le = buf.find(b"\n", s, n)
+                le = n if le < 0 else le
+                if matcher.verify_line and hit[1] > le and matcher.search(buf, s, le) is None:
+                    i = le + 1  # the match ran past the line's end: grep is line by line
+                    continue
+                number = lines.before(pos + s, buf, pos) + 1 - line_base
+                if number != last_line:
+                    out.append(
+                        Match(job.path, number, pos + s - job.start, _line_text(buf, ls, le))
+                    )
+                    last_line = number
+                i = le + 1
+            if eager and len(out) < max_matches:
+                lines.before(pos + limit, buf, pos)
+            pos += limit
+    finally:
+        lines.close()
+        reader.close()
+
+
+def reader_window(reader: WindowReader, corpus: Corpus, doc: Document) -> int:
+    """The scan window used for `doc`."""
+    if corpus.scan_window:
+        return corpus.scan_window
+    from rlm_adk.context.scan import LOCAL_WINDOW, REMOTE_WINDOW
+
+    return LOCAL_WINDOW if isinstance(reader, FdReader) else REMOTE_WINDOW
+
+
+def _line_text(buf: Buffer, ls: int, le: int) -> str:
+    text = decode(buf[ls : min(le, ls + 4 * MAX_LINE_CHARS)])
+    if text.endswith("\r"):
+        text = text[:-1]
+    return text[:MAX_LINE_CHARS]
