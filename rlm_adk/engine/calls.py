@@ -9,7 +9,11 @@ from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
 from google.genai import types
 
+from rlm_adk.models import is_transient_error, usage_of
+
 _TRANSIENT_CODES = {"429", "500", "502", "503", "504", "RESOURCE_EXHAUSTED", "UNAVAILABLE"}
+
+__all__ = ["ModelCallError", "generate", "is_transient", "plain_request", "response_text", "usage_of"]
 
 
 class ModelCallError(Exception):
@@ -24,16 +28,7 @@ def is_transient(exc: BaseException) -> bool:
     """Whether a failed call is worth retrying (rate limits, server errors, timeouts)."""
     if isinstance(exc, ModelCallError):
         return exc.transient
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    try:
-        from rlm_adk.models import is_transient_error
-    except ImportError:  # models package not importable: fall back to status codes
-        is_transient_error = None
-    if is_transient_error is not None and is_transient_error(exc):
-        return True
-    code = getattr(exc, "code", None) or getattr(exc, "status_code", None)
-    return str(code) in _TRANSIENT_CODES
+    return is_transient_error(exc)
 
 
 def plain_request(model_name: str, prompt: str, system: str | None = None) -> LlmRequest:
@@ -53,16 +48,6 @@ def response_text(response: LlmResponse) -> str:
     if response.content is None or not response.content.parts:
         return ""
     return "".join(p.text or "" for p in response.content.parts if p.text and not p.thought)
-
-
-def usage_of(response: LlmResponse) -> tuple[int, int]:
-    """(input tokens, output tokens including thoughts) reported by the model."""
-    meta = response.usage_metadata
-    if meta is None:
-        return 0, 0
-    prompt = meta.prompt_token_count or 0
-    output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
-    return prompt, output
 
 
 async def generate(llm: BaseLlm, request: LlmRequest) -> LlmResponse:
