@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# one resolver run for everything: ADK caps OpenTelemetry, a second install can break the cap
-	$(PY) -m pip install -q -e '.[dev,pdf]'
+	# `local` compiles llama-cpp-python once (about 5 minutes on 2 cores; pip caches the wheel)
+	$(PY) -m pip install -q -e '.[dev,pdf,local]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -42,14 +42,60 @@ def _uris(value: Any) -> list[str]:
     raise ContextError(f"session state {STATE_KEY!r} must be a URI string or a list of URIs")
 
 
+MAX_CACHED_SESSIONS = 1024
+
+
 async def resolve_context(agent: RLMAgent, ctx: InvocationContext) -> ContextHandle | None:
-    """The handle for this request's root node (cached per session)."""
+    """The handle for this request's root node, with files uploaded in the user's message added
+    (as `uploads/<name>`, and saved as ADK artifacts)."""
+    handle = _session_handle(agent, ctx)
+    uploads = (
+        [p for p in (ctx.user_content.parts or []) if p.inline_data] if ctx.user_content else []
+    )
+    if not uploads:
+        return handle
+    key = (ctx.app_name, ctx.user_id, ctx.session.id)
+    if handle is None or handle is agent.context:
+        # Never add a session's uploads to a handle other sessions share.
+        sources = list(handle.corpus.sources.values()) if handle is not None else []
+        handle = ContextHandle(sources)
+        agent._handles[key] = (("uploads:",), handle)
+    for index, part in enumerate(uploads):
+        blob = part.inline_data
+        name = blob.display_name or f"upload_{len(handle.files)}_{index}"
+        handle.add_text(name, blob.data or b"", blob.mime_type)
+        if ctx.artifact_service is not None:
+            await ctx.artifact_service.save_artifact(
+                app_name=ctx.app_name,
+                user_id=ctx.user_id,
+                session_id=ctx.session.id,
+                filename=name,
+                artifact=part,
+            )
+    return handle
+
+
+def _remember(
+    agent: RLMAgent, key: tuple[str, str, str], uris: tuple[str, ...], handle: ContextHandle
+) -> None:
+    cache = agent._handles
+    cache.pop(key, None)
+    cache[key] = (uris, handle)
+    while len(cache) > MAX_CACHED_SESSIONS:
+        cache.pop(next(iter(cache)))
+
+
+def _session_handle(agent: RLMAgent, ctx: InvocationContext) -> ContextHandle | None:
+    """The session's corpus (cached per session), before uploads."""
     config = agent.config
     fixed = agent.context
-    if isinstance(fixed, ContextHandle):
-        return fixed
     cache = agent._handles
     key = (ctx.app_name, ctx.user_id, ctx.session.id)
+    cached = cache.get(key)
+    if cached is not None and cached[0] == ("uploads:",):
+        return cached[1]
+    if isinstance(fixed, ContextHandle):
+        return fixed
     state_value = ctx.session.state.get(STATE_KEY) if ctx.session else None
     roots: list[str] | None
     if state_value:
@@ -62,18 +108,16 @@ async def resolve_context(agent: RLMAgent, ctx: InvocationContext) -> ContextHan
             )
     elif isinstance(fixed, str) and fixed:
         if not looks_like_uri(fixed):
-            cached = cache.get(key)
             if cached is None or cached[0] != ("text:",):
-                cache[key] = (("text:",), open_text(fixed))
+                _remember(agent, key, ("text:",), open_text(fixed))
             return cache[key][1]
         uris, roots = [fixed], None
     elif config.context:
         uris, roots = list(config.context), config.allowed_roots or None
     else:
         return None
-    cached = cache.get(key)
     if cached is not None and cached[0] == tuple(uris):
         return cached[1]
     handle = _open(uris, roots)
-    cache[key] = (tuple(uris), handle)
+    _remember(agent, key, tuple(uris), handle)
     return handle
