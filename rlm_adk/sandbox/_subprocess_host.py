@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import codecs
 import contextlib
 import inspect
 import os
@@ -25,6 +24,7 @@ from subprocess import DEVNULL, PIPE, STDOUT
 from typing import Any
 
 from rlm_adk.sandbox import _subprocess_wire as wire
+from rlm_adk.sandbox._subprocess_output import CellOutput
 from rlm_adk.sandbox.base import CellResult, SandboxError, SandboxLimits
 from rlm_adk.sandbox.bridge import HostBridge, exposure_of, to_sandbox_exception
 from rlm_adk.sandbox.display import with_display
@@ -103,11 +103,7 @@ class WorkerProcess:
         self._done: asyncio.Future[dict[str, Any] | None] | None = None
         self._cells = 0
         # Output: bytes from the child's stdout/stderr pipe, split into cells by a marker.
-        self._buffer = OutputBuffer(limits.max_output_chars)
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = bytearray()
-        self._marker: bytes | None = None
-        self._marker_seen: asyncio.Future[OutputBuffer] | None = None
+        self.output = CellOutput(limits.max_output_chars)
         # The cell clock stops while any host call is in flight.
         self._inflight = 0
         self._cell_started = 0.0
@@ -155,7 +151,7 @@ class WorkerProcess:
         self._ready = loop.create_future()
         self._frames_task = asyncio.create_task(self._read_frames(reader))
         assert self.proc.stdout is not None
-        self._output_task = asyncio.create_task(self._read_output(self.proc.stdout))
+        self._output_task = asyncio.create_task(self.output.pump(self.proc.stdout))
         try:
             await self._send(wire.pack({"op": "init"}))
             ready = await asyncio.wait_for(asyncio.shield(self._ready), _START_TIMEOUT)
@@ -166,7 +162,7 @@ class WorkerProcess:
             raise SandboxError(f"could not start the Python worker: {exc!r}") from exc
         if not ready:
             await self.kill()
-            detail = self._buffer.getvalue().strip()[-2000:]
+            detail = self.output.buffer.getvalue().strip()[-2000:]
             raise SandboxError(f"the Python worker exited during start-up: {detail}")
 
     async def kill(self) -> None:
@@ -216,8 +212,7 @@ class WorkerProcess:
         self._cells += 1
         marker = f"\x00rlm-cell-end:{secrets.token_hex(16)}\x00"
         self._done = loop.create_future()
-        self._marker_seen = loop.create_future()
-        self._marker = marker.encode("ascii")
+        seen = self.output.expect(marker.encode("ascii"))
         self._start_clock()
         frame = wire.pack(
             {
@@ -251,7 +246,7 @@ class WorkerProcess:
             failure = message.get("error")
             if failure:
                 error, error_type = str(failure.get("text", "")), str(failure.get("type", "Error"))
-        buffer = await self._cell_output(marked=bool(message and message.get("marked")))
+        buffer = await self._cell_output(seen, marked=bool(message and message.get("marked")))
         return CellResult(
             output=buffer.getvalue(),
             output_chars=buffer.total,
@@ -276,19 +271,14 @@ class WorkerProcess:
                 self._bound[name] = obj  # only once encoded: a failure is retried next cell
         return {"functions": functions, "objects": objects}
 
-    async def _cell_output(self, marked: bool) -> OutputBuffer:
+    async def _cell_output(self, seen: asyncio.Future[OutputBuffer], marked: bool) -> OutputBuffer:
         """The finished cell's output; later output goes to a fresh buffer for the next cell."""
-        seen = self._marker_seen
-        if marked and seen is not None and self._output_task is not None:
+        if marked and self._output_task is not None:
             # The marker was written before `done` was sent, so it is already in the pipe.
             await asyncio.wait(
                 {seen, self._output_task}, timeout=10.0, return_when=asyncio.FIRST_COMPLETED
             )
-            if seen.done():
-                return seen.result()
-        buffer, self._buffer = self._buffer, OutputBuffer(self.limits.max_output_chars)
-        self._marker = None
-        return buffer
+        return seen.result() if seen.done() else self.output.take()
 
     async def _watch(self, done: asyncio.Future[Any]) -> bool:
         """Waits for `done`; True when the cell used up its time (host waits excluded)."""
@@ -321,35 +311,6 @@ class WorkerProcess:
         if self._paused_since is not None:
             paused += now - self._paused_since
         return now - self._cell_started - paused
-
-    # -- output -------------------------------------------------------------------------------
-
-    async def _read_output(self, stream: asyncio.StreamReader) -> None:
-        while data := await stream.read(1 << 16):
-            self._take_output(data)
-        self._take_output(b"", final=True)
-
-    def _take_output(self, data: bytes, final: bool = False) -> None:
-        self._pending += data
-        while self._marker is not None:
-            at = self._pending.find(self._marker)
-            if at < 0:
-                break
-            self._emit(self._pending[:at], final=True)
-            del self._pending[: at + len(self._marker)]
-            finished, self._buffer = self._buffer, OutputBuffer(self.limits.max_output_chars)
-            self._marker = None
-            if self._marker_seen is not None and not self._marker_seen.done():
-                self._marker_seen.set_result(finished)
-        # Holds back bytes that may be the start of a marker split across reads.
-        keep = 0 if final or self._marker is None else len(self._marker) - 1
-        cut = max(0, len(self._pending) - keep)
-        if cut or final:
-            self._emit(self._pending[:cut], final=final)
-            del self._pending[:cut]
-
-    def _emit(self, data: bytes | bytearray, final: bool) -> None:
-        self._buffer.write(self._decoder.decode(bytes(data), final))
 
     # -- frames and host calls ----------------------------------------------------------------
 

@@ -44,6 +44,13 @@ class _PoolRegistry:
             entry = self._pools.get(id(loop))
             if entry is not None and entry[0] is loop:
                 return entry[1]
+            # Pools of loops that have closed since (one loop per `asyncio.run`, ADK's sync
+            # runner) would keep their idle workers alive until exit.
+            stale = [key for key, (old, _) in self._pools.items() if old.is_closed()]
+            stale_pools = [self._pools.pop(key)[1] for key in stale]
+        for old_pool in stale_pools:
+            with contextlib.suppress(Exception):
+                await old_pool.__aexit__(None, None, None)
         pool = _monty().AsyncMonty(
             min_processes=0, max_processes=self.max_processes, checkout_timeout=120.0
         )
