@@ -49,12 +49,12 @@ def plan(
 
 
 def _cut(read: Probe, pos: int, end: int, max_chars: int, size: int) -> int:
-    lo = max(pos + max_chars // 2, end - MAX_PROBE, pos + 1)
+    lo = max(pos + max_chars // 2, end - MAX_PROBE)
     data = read(lo, min(size, end + 3))
     nl = data.rfind(b"\n", 0, end - lo)
-    if nl >= 0:
-        return lo + nl + 1
-    return lo + skip_continuations(data, end - lo, len(data))
+    cut = nl + 1 if nl >= 0 else end - lo
+    # The boundary rule still applies after a newline (invalid UTF-8 may follow it).
+    return lo + skip_continuations(data, cut, len(data))
 
 
 def _align(read: Probe, pos: int, limit: int) -> int:

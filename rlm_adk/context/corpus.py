@@ -251,6 +251,11 @@ class Corpus:
             pool,
         )
 
+    def scan_window_for(self, doc: Document) -> int:
+        """The scan window for `doc`: small for local files (fits in cache), large for remote."""
+        local = doc.derived_fd >= 0 or hasattr(doc.source, "open_fd")
+        return self._window(local)
+
     def _window(self, local: bool) -> int:
         if self.scan_window:
             return self.scan_window

@@ -17,7 +17,7 @@ from typing import Any
 from rlm_adk.context.base import ContextError, Match
 from rlm_adk.context.corpus import Corpus, Document
 from rlm_adk.context.lines import LineCounter
-from rlm_adk.context.scan import Buffer, FdReader, WindowReader
+from rlm_adk.context.scan import Buffer, FdReader
 from rlm_adk.context.utf8 import decode
 
 MAX_LINE_CHARS = 2_000
@@ -42,7 +42,11 @@ class Matcher:
 
     verify_line = False
 
-    def search(self, buf: Buffer, pos: int, endpos: int) -> tuple[int, int] | None:
+    def subject(self, buf: Buffer, n: int) -> Buffer | memoryview:
+        """What `search` scans: the window itself (bytes past `n` may be stale)."""
+        return buf
+
+    def search(self, buf: Buffer | memoryview, pos: int, endpos: int) -> tuple[int, int] | None:
         raise NotImplementedError
 
 
@@ -83,7 +87,11 @@ class RegexMatcher(Matcher):
     def __init__(self, compiled: Any) -> None:
         self.rx = compiled
 
-    def search(self, buf: Buffer, pos: int, endpos: int) -> tuple[int, int] | None:
+    def subject(self, buf: Buffer, n: int) -> Buffer | memoryview:
+        """The window cut at `n` (zero-copy): RE2 looks past `endpos` for `$` and `\\b`."""
+        return memoryview(buf)[:n]
+
+    def search(self, buf: Buffer | memoryview, pos: int, endpos: int) -> tuple[int, int] | None:
         m = self.rx.search(buf, pos, endpos)
         return None if m is None else m.span()
 
@@ -145,22 +153,28 @@ def grep_document(
 ) -> None:
     """Appends matches of `job` to `out` until `max_matches`."""
     doc = job.doc
-    reader = corpus.reader(doc)
-    window = reader_window(reader, corpus, doc)
-    overlap = len(matcher.needle) - 1 if isinstance(matcher, LiteralMatcher) else _REGEX_OVERLAP
-    window = max(window, 4 * (overlap + 1))
-    overlap = min(overlap, window // 2)
+    window = corpus.scan_window_for(doc)
+    if isinstance(matcher, LiteralMatcher):
+        # A literal cut by a window split is found again thanks to len(needle) - 1 of overlap.
+        overlap = len(matcher.needle) - 1
+        window = max(window, 4 * (overlap + 1))
+    else:
+        overlap = min(_REGEX_OVERLAP, window // 2)
+    reader = corpus.reader(doc, window)
     lines = LineCounter(corpus, doc, window)
     eager = not isinstance(reader, FdReader)  # remote: count as we go rather than re-download
     try:
         line_base = lines.before(job.start) if job.start else 0
         pos = job.start
+        line_start = pos  # where the line the window begins in starts (before pos after a cut)
         last_line = -1
+        context = 0  # bytes before the window's first searchable byte (after a regex cut)
         while pos < job.end and len(out) < max_matches:
             buf, n = reader.read(pos, min(window, job.end - pos))
             n = min(n, job.end - pos)
             if n <= 0:
                 break
+            cut = False
             if pos + n >= job.end:
                 limit = scan_end = n
             else:
@@ -168,41 +182,43 @@ def grep_document(
                 if nl >= 0:
                     limit = scan_end = nl + 1
                 else:  # a line longer than the window: cut it, overlapping the next window
-                    limit, scan_end = max(1, n - overlap), n
-            i = 0
+                    limit, scan_end, cut = max(context + 2, n - overlap), n, True
+            subject = matcher.subject(buf, n)
+            i = context
             while len(out) < max_matches:
-                hit = matcher.search(buf, i, scan_end)
+                hit = matcher.search(subject, i, scan_end)
                 if hit is None or hit[0] >= limit:
                     break
                 s = hit[0]
                 ls = buf.rfind(b"\n", 0, s) + 1
                 le = buf.find(b"\n", s, n)
                 le = n if le < 0 else le
-                if matcher.verify_line and hit[1] > le and matcher.search(buf, s, le) is None:
+                if matcher.verify_line and hit[1] > le and matcher.search(subject, s, le) is None:
                     i = le + 1  # the match ran past the line's end: grep is line by line
                     continue
                 number = lines.before(pos + s, buf, pos) + 1 - line_base
                 if number != last_line:
-                    out.append(
-                        Match(job.path, number, pos + s - job.start, _line_text(buf, ls, le))
-                    )
+                    if (ls == 0 and line_start < pos) or (le == n and pos + n < job.end):
+                        # The line runs outside this window: read its head through the cache.
+                        head = line_start if ls == 0 else pos + ls
+                        raw = corpus.read(doc, head, min(job.end, head + 4 * MAX_LINE_CHARS))
+                        cut = raw.find(b"\n")
+                        text = _line_text(raw, 0, len(raw) if cut < 0 else cut)
+                    else:
+                        text = _line_text(buf, ls, le)
+                    out.append(Match(job.path, number, pos + s - job.start, text))
                     last_line = number
                 i = le + 1
             if eager and len(out) < max_matches:
                 lines.before(pos + limit, buf, pos)
-            pos += limit
+            if buf[limit - 1 : limit] == b"\n":
+                line_start = pos + limit
+            # After a cut, a regex sees one byte before the window, so `^` and `\b` stay right.
+            context = 1 if cut and matcher.verify_line else 0
+            pos += limit - context
     finally:
         lines.close()
         reader.close()
-
-
-def reader_window(reader: WindowReader, corpus: Corpus, doc: Document) -> int:
-    """The scan window used for `doc`."""
-    if corpus.scan_window:
-        return corpus.scan_window
-    from rlm_adk.context.scan import LOCAL_WINDOW, REMOTE_WINDOW
-
-    return LOCAL_WINDOW if isinstance(reader, FdReader) else REMOTE_WINDOW
 
 
 def _line_text(buf: Buffer, ls: int, le: int) -> str:

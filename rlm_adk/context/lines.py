@@ -19,7 +19,7 @@ class LineCounter:
 
     def __init__(self, corpus: Corpus, doc: Document, window: int | None = None) -> None:
         self.corpus, self.doc = corpus, doc
-        self.window = window or corpus._window(doc.derived_fd >= 0)
+        self.window = window or corpus.scan_window_for(doc)
         self._reader: WindowReader | None = None
         self._state = (0, 0)
 
