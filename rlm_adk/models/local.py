@@ -94,11 +94,13 @@ def _env_int(name: str, default: int) -> int:
 def _use_extra_buffer_types() -> bool:
     """Whether llama.cpp may use its extra weight buffer types (AMX, CPU repacking).
 
-    `RLM_LOCAL_EXTRA_BUFTS=1`/`0` decides. By default they are off on CPUs that advertise AMX:
-    llama.cpp's AMX matmul (`ggml_backend_amx_mul_mat`) dies with a general protection fault on
-    `ldtilecfg` in virtual machines that do not give guests AMX tile state (seen on this
-    project's 2-core Firecracker VMs with Xeon AMX CPUs). Single-token decoding works there,
-    so the crash only shows on the first multi-token prompt.
+    `RLM_LOCAL_EXTRA_BUFTS=1`/`0` decides. By default they are off when the CPU advertises AMX
+    and llama.cpp was built with AMX kernels (a `-march=native` build on such a CPU): its AMX
+    matmul (`ggml_backend_amx_mul_mat`) dies with a general protection fault on `ldtilecfg` in
+    virtual machines that do not give guests AMX tile state (seen on this project's 2-core
+    Firecracker VMs with Xeon AMX CPUs). Single-token decoding works there, so the crash only
+    shows on the first multi-token prompt. Turning the types off costs speed (no repacked
+    weights), so on such machines build llama-cpp-python without AMX instead (see README).
     """
     raw = os.environ.get(ENV_EXTRA_BUFTS, "").strip().lower()
     if raw in ("1", "true", "yes", "on"):
@@ -107,9 +109,16 @@ def _use_extra_buffer_types() -> bool:
         return False
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            return " amx_tile" not in cpuinfo.read()
+            cpu_has_amx = " amx_tile" in cpuinfo.read()
     except OSError:
+        cpu_has_amx = False
+    if not cpu_has_amx:
         return True
+    import llama_cpp
+
+    # A build without AMX kernels (e.g. `CMAKE_ARGS="-DGGML_NATIVE=OFF ..."`) keeps the faster
+    # repacked weights; only builds that compiled AMX in need the extra types off.
+    return b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()
 
 
 # Serialises model loads: `_load_llama` briefly swaps a llama_cpp module function.

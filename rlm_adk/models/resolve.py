@@ -164,7 +164,10 @@ def resolve_model(
     try:
         return LLMRegistry.new_llm(name)
     except (ValueError, ImportError) as exc:
-        raise ValueError(f"unknown model {name!r}; accepted forms: {_ACCEPTED_FORMS}") from exc
+        adk_hint = " ".join(str(exc).split())  # ADK names missing packages for known families.
+        raise ValueError(
+            f"unknown model {name!r}; accepted forms: {_ACCEPTED_FORMS}. ADK said: {adk_hint}"
+        ) from exc
 
 
 def _litellm_model(model: str) -> BaseLlm:
