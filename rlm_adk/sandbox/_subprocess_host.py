@@ -74,6 +74,16 @@ def _error_payload(exc: BaseException) -> dict[str, str]:
     return {"type": type(safe).__name__, "message": str(safe.args[0]) if safe.args else ""}
 
 
+async def _settle(result: Any) -> Any:
+    """Awaits what a "sync" host callable returned when it is awaitable (an async method)."""
+    if not inspect.isawaitable(result):
+        return result
+    try:
+        return await result
+    except Exception as exc:
+        raise to_sandbox_exception(exc) from None
+
+
 class WorkerProcess:
     """One child process: its pipes, its table of host objects and its in-flight host calls."""
 
@@ -390,18 +400,14 @@ class WorkerProcess:
         if name in self.bridge.functions and self.bridge.is_async(name):
             return await self.bridge.call(name, args, kwargs)
         # Sync host functions (context reads) may block: keep them off the event loop.
-        return await asyncio.to_thread(self.bridge.call, name, args, kwargs)
+        return await _settle(await asyncio.to_thread(self.bridge.call, name, args, kwargs))
 
     async def _call_method(
         self, obj: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        result = await asyncio.to_thread(self.bridge.call_method, obj, name, args, kwargs)
-        if inspect.isawaitable(result):
-            try:
-                result = await result
-            except Exception as exc:
-                raise to_sandbox_exception(exc) from None
-        return result
+        return await _settle(
+            await asyncio.to_thread(self.bridge.call_method, obj, name, args, kwargs)
+        )
 
     async def _serve(self, rid: int, call: Callable[[], Awaitable[Any]]) -> None:
         try:

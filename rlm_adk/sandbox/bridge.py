@@ -75,6 +75,15 @@ def to_sandbox_exception(exc: BaseException) -> BaseException:
     return RuntimeError(f"{type(exc).__name__}: {message}")  # pragma: no cover - last resort
 
 
+def is_async_callable(fn: Any) -> bool:
+    """True for coroutine functions, including objects whose `__call__` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or not callable(fn):
+        return False
+    return inspect.iscoroutinefunction(type(fn).__call__)
+
+
 class HostBridge:
     """The names sandbox code sees and the host code behind them."""
 
@@ -98,7 +107,7 @@ class HostBridge:
             self.host_calls += 1
 
     def is_async(self, name: str) -> bool:
-        return inspect.iscoroutinefunction(self.functions[name])
+        return is_async_callable(self.functions[name])
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Calls host function `name`; returns its value or a coroutine for async functions.
@@ -109,7 +118,7 @@ class HostBridge:
         fn = self.functions.get(name)
         if fn is None:
             raise NameError(f"name {name!r} is not defined")
-        if inspect.iscoroutinefunction(fn):
+        if is_async_callable(fn):
             return self._call_async(fn, args, kwargs)
         try:
             return fn(*args, **kwargs)

@@ -158,6 +158,9 @@ class MontySandbox:
         self.limits = limits or SandboxLimits()
         self._bridge: HostBridge | None = None
         self._session: Any = None
+        # Host objects as the session last saw them: Monty keeps a name it looked up once, so an
+        # object the host rebinds (the next request's `context`) is passed again as an input.
+        self._bound: dict[str, Any] = {}
         self._closed = False
         self._lock = asyncio.Lock()
 
@@ -185,6 +188,7 @@ class MontySandbox:
         except Exception as exc:
             raise SandboxError(f"could not start a Monty worker: {exc}") from exc
         self._session = session
+        self._bound = {}
 
     async def _release_session(self) -> None:
         session, self._session = self._session, None
@@ -204,10 +208,18 @@ class MontySandbox:
             error: str | None = None
             error_type: str | None = None
             restart = False
+            objects = self._bridge.objects
+            rebound = {
+                name: _exposed(self._bridge, obj)
+                for name, obj in objects.items()
+                if name in self._bound and self._bound[name] is not obj
+            }
+            self._bound = dict(objects)
             try:
                 # Rebuilt per cell: the bridge's objects (e.g. `context`) may be rebound between cells.
                 await self._session.feed_run(
                     with_display(code),
+                    inputs=rebound or None,
                     external_lookup=_lookup_table(self._bridge),
                     print_callback=lambda _stream, text: buffer.write(text),
                 )
