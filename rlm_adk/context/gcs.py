@@ -45,6 +45,7 @@ class GcsSource:
         client: Any = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        retry_initial: float = 1.0,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.name = name or bucket
@@ -56,6 +57,7 @@ class GcsSource:
         self._page_size = page_size
         self._timeout = timeout
         self._retry_seconds = retry_seconds
+        self._retry_initial = retry_initial
         self._lock = threading.Lock()
         self._bucket: Any = None
         self._generations: dict[str, int] = {}
@@ -83,7 +85,10 @@ class GcsSource:
     def _retry(self) -> Any:
         from google.cloud.storage.retry import DEFAULT_RETRY
 
-        return DEFAULT_RETRY.with_timeout(self._retry_seconds)
+        # Exponential backoff (x2, capped at 30 s) on 408/429/5xx and dropped connections.
+        return DEFAULT_RETRY.with_timeout(self._retry_seconds).with_delay(
+            initial=self._retry_initial, maximum=30.0, multiplier=2.0
+        )
 
     # -- manifest -------------------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 def flaky_proxy(gcs_emulator: str) -> Iterator[_FlakyProxy]:
     """An HTTP proxy in front of the emulator that can inject error responses."""
     proxy = _FlakyProxy(gcs_emulator)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield proxy
