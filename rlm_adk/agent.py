@@ -28,7 +28,17 @@ from rlm_adk.engine.repl import Repl
 from rlm_adk.engine.request import ProgressListener, RequestState
 from rlm_adk.engine.sessions import SessionRepls
 from rlm_adk.prompts import FINALIZE_NOTE, PromptFacts, build_instruction
-from rlm_adk.telemetry import capture_content, clip, span
+from rlm_adk.telemetry import (
+    GEN_AI_AGENT_NAME,
+    GEN_AI_CONVERSATION_ID,
+    GEN_AI_INPUT_TOKENS,
+    GEN_AI_OPERATION,
+    GEN_AI_OUTPUT_TOKENS,
+    GEN_AI_REQUEST_MODEL,
+    capture_content,
+    span,
+)
+from rlm_adk.telemetry import content as span_content
 from rlm_adk.tools import RunCodeTool, SpawnSubagentTool
 
 if TYPE_CHECKING:
@@ -53,6 +63,8 @@ class ChildLink:
     task: str
     answer: str | None = None
     error: str | None = None
+    node_id: str | None = None
+    """The child's node id, once it has started."""
 
 
 class RLMAgent(LlmAgent):
@@ -136,8 +148,27 @@ class RLMAgent(LlmAgent):
             handle: ContextHandle | None = link.context
             repl = Repl(self.config)
         else:
-            request = RequestState.create(self.config)
+            # An RLMPlugin in the app caps this request's limits and records its usage.
+            from rlm_adk.plugin import find_plugin
+
+            plugin = find_plugin(ctx)
+            config = plugin.effective_config(self.config) if plugin else self.config
+            request = RequestState.create(config)
+            request.conversation_id = ctx.session.id
             request.listeners.extend(progress_listeners.get())
+            if config.trajectory_dir:
+                from rlm_adk.trajectory import TrajectoryRecorder
+
+                request.listeners.append(
+                    TrajectoryRecorder(
+                        request,
+                        config.trajectory_dir,
+                        root_model=_name(self.model),
+                        sub_model=_name(sub_model),
+                    )
+                )
+            if plugin is not None:
+                plugin.attach(request, ctx, self.name)
             info = NodeInfo(new_node_id(), None, 0, "root", _name(self.model), _user_text(ctx))
             handle = await resolve_context(self, ctx)
             key = (ctx.app_name, ctx.user_id, ctx.session.id)
@@ -153,7 +184,17 @@ class RLMAgent(LlmAgent):
             child_model=sub_model,
             invocation_context=ctx,
         )
-        request.emit("agent_start", node_id=info.node_id, depth=info.depth)
+        if link is not None:
+            link.node_id = info.node_id
+        request.emit(
+            "agent_start",
+            node_id=info.node_id,
+            parent_id=info.parent_id,
+            depth=info.depth,
+            model=info.model,
+            task=info.task,
+            agent_name=self.name,
+        )
         return node
 
     @override
@@ -166,7 +207,8 @@ class RLMAgent(LlmAgent):
             return
         node = await self._open_node(ctx)
         self._nodes[ctx.invocation_id] = node
-        content = capture_content(self.config.capture_content)
+        capture = capture_content(node.config.capture_content)
+        error: str | None = None
         try:
             with span(
                 "rlm.agent",
@@ -175,26 +217,46 @@ class RLMAgent(LlmAgent):
                     "rlm.parent_node_id": node.info.parent_id,
                     "rlm.depth": node.depth,
                     "rlm.request_id": node.request.request_id,
-                    "gen_ai.agent.name": self.name,
-                    "gen_ai.conversation.id": ctx.session.id,
-                    "rlm.task": clip(node.info.task, 500) if content else None,
+                    GEN_AI_OPERATION: "invoke_agent",
+                    GEN_AI_AGENT_NAME: self.name,
+                    GEN_AI_REQUEST_MODEL: node.info.model,
+                    # The root's session: ADK's trace view groups a session's spans by it.
+                    GEN_AI_CONVERSATION_ID: node.request.conversation_id or ctx.session.id,
+                    "rlm.task": span_content(node.info.task, capture, 500),
                 },
             ) as current:
                 async for event in self._run_flow(ctx, node):
                     yield event
-                usage = node.info.usage
-                current.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
-                current.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
-                current.set_attribute("rlm.calls", usage.calls)
-                if node.stop_reason:
-                    current.set_attribute("rlm.limit_reached", node.stop_reason)
+                if current.is_recording():
+                    usage = node.info.usage
+                    current.set_attribute(GEN_AI_INPUT_TOKENS, usage.input_tokens)
+                    current.set_attribute(GEN_AI_OUTPUT_TOKENS, usage.output_tokens)
+                    current.set_attribute("rlm.calls", usage.calls)
+                    current.set_attribute("rlm.cost_usd", usage.cost_usd)
+                    current.set_attribute("rlm.iterations", node.iterations)
+                    current.set_attribute("rlm.cells", node.cells)
+                    current.set_attribute("rlm.bytes_read", usage.bytes_read)
+                    current.set_attribute("rlm.submitted", node.submitted is not None)
+                    if node.stop_reason:
+                        current.set_attribute("rlm.limit_reached", node.stop_reason)
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             self._nodes.pop(ctx.invocation_id, None)
             node.info.ended = node.info.started + node.info.wall_seconds
+            answer = node.best_answer()
             if self._link is not None:
-                self._link.answer = node.best_answer()
+                self._link.answer = answer
                 await node.repl.close()
-            node.request.emit("agent_end", node_id=node.node_id, depth=node.depth)
+            node.request.emit(
+                "agent_end",
+                node_id=node.node_id,
+                depth=node.depth,
+                answer=answer,
+                error=error,
+                submitted=node.submitted is not None,
+            )
 
     async def _run_flow(self, ctx: InvocationContext, node: RLMNode) -> AsyncGenerator[Event, None]:
         async for event in super()._run_async_impl(ctx):
@@ -221,6 +283,7 @@ class RLMAgent(LlmAgent):
     def _annotate(self, event: Event, node: RLMNode) -> None:
         summary: dict[str, Any] = node.request.budget.summary() if node.depth == 0 else {}
         summary.update(
+            request_id=node.request.request_id,
             node_id=node.node_id,
             depth=node.depth,
             limit_reached=node.stop_reason or node.request.budget.limit_reason,
@@ -233,12 +296,13 @@ class RLMAgent(LlmAgent):
     async def _instruction(self, ctx: ReadonlyContext) -> str:
         node = self._nodes.get(ctx.invocation_id)
         handle = node.context if node else None
+        config = node.config if node else self.config  # the request's (plugin-capped) limits
         facts = PromptFacts(
             depth=node.depth if node else 0,
-            max_depth=self.config.max_depth,
+            max_depth=config.max_depth,
             context_summary=handle.describe() if handle is not None else "empty (no corpus bound)",
-            max_iterations=self.config.max_iterations,
-            max_concurrency=self.config.max_concurrency,
+            max_iterations=config.max_iterations,
+            max_concurrency=config.max_concurrency,
             max_output_chars=self.config.max_output_chars,
             sandbox=self.config.sandbox,
         )
@@ -262,12 +326,13 @@ class RLMAgent(LlmAgent):
             return _text_response(f"[stopped: {node.stop_reason}] {node.best_answer()}")
         node.iterations += 1
         reason = budget.exhausted_reason
-        if reason is None and node.iterations > self.config.max_iterations:
+        if reason is None and node.iterations > node.config.max_iterations:
             reason = "max_iterations"
         estimated = estimate_tokens(_request_chars(llm_request))
         if reason is None:
             try:
                 node.pending_lease = budget.admit(node.node_id, _name(self.model), estimated)
+                node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
                 return None
             except LimitReached as exc:
                 reason = exc.reason
@@ -302,6 +367,7 @@ class RLMAgent(LlmAgent):
                 role="user", parts=[types.Part.from_text(text=FINALIZE_NOTE.format(reason=reason))]
             )
         )
+        node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
         return None
 
     async def _after_model(
@@ -323,6 +389,7 @@ class RLMAgent(LlmAgent):
             depth=node.depth,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            llm_response=llm_response,
         )
         if node.finalizing and llm_response.content and llm_response.content.parts:
             # The final turn may not call tools any more.

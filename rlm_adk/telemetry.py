@@ -1,26 +1,53 @@
-"""OpenTelemetry for the recursion tree: the `rlm_adk` tracer and span helpers.
+"""OpenTelemetry for the recursion tree: the `rlm_adk` tracer, span helpers and exporter set-up.
 
 Spans nest under ADK's own (`invoke_agent`, `execute_tool`, ...) through the current context, which
 asyncio tasks, `asyncio.to_thread` and Monty's host callbacks all carry. Telemetry is never
-required for the engine to run: with no provider configured the API's no-op tracer is used.
+required for the engine to run: with no provider configured the API's no-op tracer is used, and a
+library never installs a provider by itself — only `setup_tracing` (called by the CLI or the
+application) does, and it never replaces one that is already set (ADK's servers set one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Iterator
-from typing import Any
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
 TRACER_NAME = "rlm_adk"
 MAX_CONTENT_CHARS = 4_000
 
+# OpenTelemetry gen_ai semantic-convention attributes set on rlm.* spans.
+GEN_AI_OPERATION = "gen_ai.operation.name"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+
+ExporterName = Literal["none", "console", "otlp", "gcp", "jsonl"]
+EXPORTERS: tuple[str, ...] = ("none", "console", "otlp", "gcp", "jsonl")
+
+# Resolved lazily by the API: a proxy until a provider is set, the real tracer afterwards.
+_TRACER = trace.get_tracer(TRACER_NAME)
+
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """The `rlm_adk` tracer (the global provider's, or the API's no-op one)."""
+    return _TRACER
 
 
 def capture_content(setting: bool | None = None) -> bool:
@@ -32,14 +59,87 @@ def capture_content(setting: bool | None = None) -> bool:
 
 
 def clip(text: str, limit: int = MAX_CONTENT_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was cut."""
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars]"
+
+
+# -- credential scrubbing -------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION", re.IGNORECASE)
+_MIN_SECRET_CHARS = 8
+REDACTED = "[REDACTED]"
+
+
+class _SecretValues:
+    """Values of credential-like environment variables, refreshed when the environment changes.
+
+    Captured content can quote anything a document, a model or (with the trusted subprocess
+    sandbox) code printed; any of these values found in it is replaced before it reaches a span.
+    """
+
+    def __init__(self) -> None:
+        self._values: tuple[str, ...] = ()
+        self._size = -1
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[str, ...]:
+        now = time.monotonic()
+        # len(os.environ) is O(1): a cheap signal that variables were added or removed.
+        if len(os.environ) != self._size or now - self._checked > 5.0:
+            with self._lock:
+                self._size = len(os.environ)
+                self._checked = now
+                self._values = tuple(
+                    sorted(
+                        {
+                            v
+                            for k, v in os.environ.items()
+                            if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_CHARS
+                        },
+                        key=len,
+                        reverse=True,
+                    )
+                )
+        return self._values
+
+
+_SECRETS = _SecretValues()
+
+
+def scrub(text: str) -> str:
+    """`text` with the values of credential-like environment variables replaced."""
+    for value in _SECRETS.get():
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def content(text: str | None, enabled: bool, limit: int = MAX_CONTENT_CHARS) -> str | None:
+    """Span-ready content: None when capture is off, else scrubbed and clipped."""
+    if not enabled or text is None:
+        return None
+    if len(text) <= limit:
+        return scrub(text)
+    longest = max((len(v) for v in _SECRETS.get()), default=0)
+    # Scrub a little more than is kept, so no secret straddles the cut unmatched.
+    head = scrub(text[: limit + longest])
+    return head[:limit] + f"... [{len(text) - limit} more chars]"
+
+
+def messages_json(role: str, text: str) -> str:
+    """One message in the gen_ai `input.messages`/`output.messages` JSON shape."""
+    return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]}])
+
+
+# -- spans -------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def span(name: str, **attributes: Any) -> Iterator[Span]:
     """A span named `name` under the current one; exceptions mark it as an error."""
     attrs = {k: v for k, v in attributes.items() if v is not None}
-    with tracer().start_as_current_span(
+    with _TRACER.start_as_current_span(
         name, attributes=attrs, record_exception=False, set_status_on_exception=False
     ) as current:
         try:
@@ -48,3 +148,320 @@ def span(name: str, **attributes: Any) -> Iterator[Span]:
             current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             current.set_attribute("error.type", type(exc).__name__)
             raise
+
+
+def set_attributes(current: Span, **attributes: Any) -> None:
+    """Sets the attributes that are not None (no-op on a non-recording span)."""
+    if current.is_recording():
+        current.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+
+# -- context reads ------------------------------------------------------------------------------
+
+READ_METHODS = frozenset({"read", "read_bytes", "lines", "text"})
+GREP_METHODS = frozenset({"grep"})
+
+
+def _size(value: Any) -> int:
+    """Bytes of a read's result (UTF-8 for text)."""
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
+    if isinstance(value, list | tuple):
+        return sum(_size(v) for v in value)
+    return 0
+
+
+def _cache_counters(handle: Any) -> tuple[int, int] | None:
+    """(hits, misses) of the handle's block cache, if it exposes one."""
+    stats_fn = getattr(handle, "stats", None)
+    if callable(stats_fn):
+        with contextlib.suppress(Exception):
+            stats = stats_fn()
+            hits = (
+                stats.get("cache_hits", stats.get("hits")) if isinstance(stats, Mapping) else None
+            )
+            misses = (
+                stats.get("cache_misses", stats.get("misses"))
+                if isinstance(stats, Mapping)
+                else None
+            )
+            if isinstance(hits, int) and isinstance(misses, int):
+                return hits, misses
+    cache = getattr(getattr(handle, "corpus", None), "cache", None)
+    stats = getattr(cache, "stats", None)
+    hits, misses = getattr(stats, "hits", None), getattr(stats, "misses", None)
+    if isinstance(hits, int) and isinstance(misses, int):
+        return hits, misses
+    return None
+
+
+def _scope_bytes(handle: Any, paths: Any) -> int:
+    """Bytes a grep over `paths` (all files when None) has in scope."""
+    try:
+        files = handle.files
+        if paths is None:
+            return sum(f.size for f in files)
+        wanted = {paths} if isinstance(paths, str) else set(paths)
+        return sum(f.size for f in files if f.path in wanted)
+    except Exception:
+        return 0
+
+
+def traced_context_call(
+    obj: Any,
+    method: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    call: Callable[[], Any],
+    *,
+    node_id: str | None,
+    capture: bool,
+    on_bytes: Callable[[int, int], None] | None = None,
+) -> Any:
+    """Runs `call()` (a context-handle or chunk method) inside an `rlm.context.read` or
+    `rlm.context.grep` span; reports (bytes returned, bytes scanned) to `on_bytes`."""
+    if method not in READ_METHODS and method not in GREP_METHODS:
+        return call()
+    is_grep = method in GREP_METHODS
+    handle = getattr(obj, "handle", None) if method == "text" else obj
+    path = getattr(obj, "path", None) if method == "text" else (args[0] if args else None)
+    if is_grep:
+        path = None
+    before = _cache_counters(handle) if handle is not None else None
+    with span(
+        "rlm.context.grep" if is_grep else "rlm.context.read",
+        **{
+            "rlm.node_id": node_id,
+            "rlm.context.method": method,
+            "rlm.context.path": path if isinstance(path, str) else None,
+            "rlm.context.source": path.partition("/")[0] if isinstance(path, str) else None,
+            "rlm.context.pattern": content(args[0], capture, 500)
+            if is_grep and args and isinstance(args[0], str)
+            else None,
+        },
+    ) as current:
+        result = call()
+        returned = _size(result) if not is_grep else 0
+        scanned = 0
+        if is_grep:
+            scanned = _scope_bytes(handle, kwargs.get("paths", args[1] if len(args) > 1 else None))
+            current.set_attribute("rlm.context.matches", len(result) if result else 0)
+            current.set_attribute("rlm.context.bytes_scanned", scanned)
+        else:
+            current.set_attribute("rlm.context.bytes", returned)
+        after = _cache_counters(handle) if before is not None else None
+        if before is not None and after is not None:
+            # Counters of the shared cache: concurrent reads of the same corpus may show too.
+            current.set_attribute("rlm.context.cache_hits", after[0] - before[0])
+            current.set_attribute("rlm.context.cache_misses", after[1] - before[1])
+        if on_bytes is not None:
+            on_bytes(returned, scanned)
+        return result
+
+
+# -- exporter set-up ----------------------------------------------------------------------------
+
+
+class TracingSetupError(RuntimeError):
+    """Tracing could not be set up as asked; the message says what to install or set."""
+
+
+def span_to_dict(span_: ReadableSpan) -> dict[str, Any]:
+    """One finished span as plain JSON data (what the JSONL exporter writes per line)."""
+    ctx = span_.context
+    scope = span_.instrumentation_scope
+    return {
+        "name": span_.name,
+        "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
+        "span_id": f"{ctx.span_id:016x}" if ctx else None,
+        "parent_span_id": f"{span_.parent.span_id:016x}" if span_.parent else None,
+        "kind": span_.kind.name,
+        "start_time_unix_nano": span_.start_time,
+        "end_time_unix_nano": span_.end_time,
+        "status": span_.status.status_code.name,
+        "status_description": span_.status.description,
+        "scope": scope.name if scope else None,
+        "attributes": {k: _jsonable(v) for k, v in (span_.attributes or {}).items()},
+        "events": [
+            {
+                "name": e.name,
+                "time_unix_nano": e.timestamp,
+                "attributes": {k: _jsonable(v) for k, v in (e.attributes or {}).items()},
+            }
+            for e in span_.events
+        ],
+        "resource": {k: _jsonable(v) for k, v in span_.resource.attributes.items()},
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _jsonl_exporter(path: str) -> Any:
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class JsonlSpanExporter(SpanExporter):
+        """Appends one JSON object per finished span to a file."""
+
+        def __init__(self, target: str) -> None:
+            directory = os.path.dirname(os.path.abspath(target))
+            os.makedirs(directory, exist_ok=True)
+            self.path = target
+            self._file = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in shutdown
+            self._lock = threading.Lock()
+
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            lines = "".join(json.dumps(span_to_dict(s), default=str) + "\n" for s in spans)
+            with self._lock:
+                if self._file.closed:
+                    return SpanExportResult.FAILURE
+                self._file.write(lines)
+                self._file.flush()
+            return SpanExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            with self._lock:
+                if not self._file.closed:
+                    self._file.flush()
+            return True
+
+        def shutdown(self) -> None:
+            with self._lock:
+                self._file.close()
+
+    return JsonlSpanExporter(path)
+
+
+@dataclass
+class TracingSetup:
+    """What `setup_tracing` did; `flush()` before a short-lived process exits."""
+
+    exporter: str
+    processors: list[SpanProcessor]
+    installed_provider: bool
+    """True when this call set the global provider; False when it added to an existing one."""
+
+    def flush(self, timeout_millis: int = 30_000) -> bool:
+        return all(p.force_flush(timeout_millis) for p in self.processors)
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+
+def parse_trace_spec(spec: str, path: str | None = None) -> tuple[str, str | None]:
+    """`"jsonl:/tmp/t.jsonl"` -> `("jsonl", "/tmp/t.jsonl")`; `"console"` -> `("console", None)`."""
+    name, sep, rest = spec.partition(":")
+    name = name.strip().lower()
+    if name not in EXPORTERS:
+        raise TracingSetupError(f"unknown trace exporter {spec!r}; choose one of {EXPORTERS}")
+    if sep and rest:
+        if path is not None and path != rest:
+            raise TracingSetupError(f"two paths given for {name}: {rest!r} and {path!r}")
+        path = rest
+    return name, path
+
+
+def _gcp_processors(google_auth: tuple[Any, str] | None) -> tuple[list[SpanProcessor], Any]:
+    """Cloud Trace through ADK's own `--otel_to_cloud` path (OTLP to telemetry.googleapis.com)."""
+    try:
+        import google.auth
+        import google.auth.exceptions
+        from google.adk.telemetry.google_cloud import get_gcp_exporters, get_gcp_resource
+    except ImportError as exc:  # pragma: no cover - google-auth ships with google-adk
+        raise TracingSetupError(
+            f"Cloud Trace export needs google-auth and google-adk's telemetry ({exc.name} is "
+            "missing): pip install 'google-adk[otel]'"
+        ) from exc
+    if google_auth is None:
+        try:
+            google_auth = google.auth.default(
+                scopes=["https://www.googleapis.com/auth/cloud-platform"]
+            )
+        except google.auth.exceptions.DefaultCredentialsError as exc:
+            raise TracingSetupError(
+                "Cloud Trace export needs Google Cloud credentials: run `gcloud auth "
+                "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
+            ) from exc
+    credentials, project = google_auth
+    project = project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise TracingSetupError("Cloud Trace export needs a project: set GOOGLE_CLOUD_PROJECT")
+    hooks = get_gcp_exporters(enable_cloud_tracing=True, google_auth=(credentials, project))
+    if not hooks.span_processors:
+        raise TracingSetupError(
+            "Cloud Trace export is unavailable: install opentelemetry-exporter-otlp-proto-http"
+        )
+    return list(hooks.span_processors), get_gcp_resource(project)
+
+
+def _processors(
+    name: str, path: str | None, google_auth: tuple[Any, str] | None
+) -> tuple[list[SpanProcessor], Any]:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    if name == "gcp":
+        return _gcp_processors(google_auth)
+    if name == "console":
+        return [BatchSpanProcessor(ConsoleSpanExporter())], None
+    if name == "jsonl":
+        if not path:
+            raise TracingSetupError("the jsonl exporter needs a file: jsonl:/path/to/spans.jsonl")
+        return [BatchSpanProcessor(_jsonl_exporter(path))], None
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        raise TracingSetupError(
+            "OTLP export needs opentelemetry-exporter-otlp-proto-http: "
+            "pip install 'opentelemetry-exporter-otlp-proto-http<=1.44'"
+        ) from exc
+    # With no endpoint given, the exporter reads the standard OTEL_EXPORTER_OTLP_* variables.
+    exporter = OTLPSpanExporter(endpoint=path) if path else OTLPSpanExporter()
+    return [BatchSpanProcessor(exporter)], None
+
+
+def setup_tracing(
+    exporter: ExporterName | str = "none",
+    path: str | None = None,
+    *,
+    service_name: str = "rlm-adk",
+    google_auth: tuple[Any, str] | None = None,
+) -> TracingSetup:
+    """Sends spans somewhere: `none`, `console`, `otlp`, `gcp` or `jsonl` (one span per line).
+
+    `exporter` may carry its target, as the CLI's `--trace` does: `jsonl:/tmp/spans.jsonl`,
+    `otlp:http://127.0.0.1:4318/v1/traces` (else the `OTEL_EXPORTER_OTLP_*` variables apply).
+    `gcp` follows ADK's `--otel_to_cloud` path and needs Google credentials and a project
+    (`google_auth=(credentials, project)` passes them explicitly).
+
+    A provider that is already set (ADK's servers, the application) is never replaced: the
+    exporter is added to it. Otherwise a new SDK provider becomes the global one. `none` does
+    nothing at all, which is what a library should do.
+    """
+    name, target = parse_trace_spec(exporter, path)
+    if name == "none":
+        return TracingSetup("none", [], installed_provider=False)
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    processors, resource = _processors(name, target, google_auth)
+    current = trace.get_tracer_provider()
+    is_proxy = isinstance(current, trace.ProxyTracerProvider)
+    if not is_proxy:
+        add = getattr(current, "add_span_processor", None)
+        if not callable(add):
+            raise TracingSetupError(
+                f"the global tracer provider ({type(current).__name__}) accepts no exporters"
+            )
+        for processor in processors:
+            add(processor)
+        return TracingSetup(name, processors, installed_provider=False)
+    base = Resource.create({"service.name": service_name})
+    provider = TracerProvider(resource=base.merge(resource) if resource is not None else base)
+    for processor in processors:
+        provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    return TracingSetup(name, processors, installed_provider=True)

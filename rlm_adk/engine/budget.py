@@ -36,6 +36,9 @@ class Usage:
     output_tokens: int = 0
     cost_usd: float = 0.0
     bytes_read: int = 0
+    """Corpus bytes delivered to the tree (reads, chunk texts)."""
+    bytes_scanned: int = 0
+    """Corpus bytes searched by `grep` (the files in scope)."""
 
     @property
     def tokens(self) -> int:
@@ -212,12 +215,13 @@ class Budget:
                 usage.cost_usd += cost
         return cost
 
-    def add_bytes_read(self, node_id: str, count: int) -> None:
+    def add_bytes_read(self, node_id: str, count: int, scanned: int = 0) -> None:
+        """Records corpus bytes read (and scanned by grep) for the request and the node."""
         with self._lock:
-            self.usage.bytes_read += count
             node = self.nodes.get(node_id)
-            if node is not None:
-                node.usage.bytes_read += count
+            for usage in (self.usage, node.usage) if node is not None else (self.usage,):
+                usage.bytes_read += count
+                usage.bytes_scanned += scanned
 
     @property
     def exhausted_reason(self) -> str | None:

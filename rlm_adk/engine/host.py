@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from rlm_adk.context.base import Chunk, FileInfo
@@ -11,7 +12,20 @@ from rlm_adk.context.handle import ContextHandle
 from rlm_adk.engine.budget import LimitReached, NodeInfo
 from rlm_adk.engine.calls import ModelCallError, estimate_tokens, plain_request, response_text
 from rlm_adk.sandbox.bridge import HostBridge
-from rlm_adk.telemetry import capture_content, clip, span
+from rlm_adk.telemetry import (
+    GEN_AI_CONVERSATION_ID,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_INPUT_TOKENS,
+    GEN_AI_OPERATION,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_OUTPUT_TOKENS,
+    GEN_AI_REQUEST_MODEL,
+    capture_content,
+    content,
+    messages_json,
+    span,
+    traced_context_call,
+)
 
 if TYPE_CHECKING:
     from rlm_adk.engine.node import RLMNode
@@ -20,12 +34,42 @@ EMPTY_CONTEXT = ContextHandle([])
 MAX_BATCH = 10_000
 
 
+class TracedBridge(HostBridge):
+    """The host bridge with context reads traced (`rlm.context.read`/`rlm.context.grep` spans)
+    and counted in the bound node's usage. Sync methods run on the sandbox's callback thread
+    under a copy of the cell's context, so the spans nest under its `rlm.code` span."""
+
+    def __init__(self, api: HostAPI, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._api = api
+
+    def call_method(
+        self, obj: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        node = self._api.node
+        if node is None or not isinstance(obj, ContextHandle | Chunk):
+            return super().call_method(obj, method, args, kwargs)
+        budget = node.request.budget
+        node_id = node.node_id
+        return traced_context_call(
+            obj,
+            method,
+            args,
+            kwargs,
+            lambda: super(TracedBridge, self).call_method(obj, method, args, kwargs),
+            node_id=node_id,
+            capture=capture_content(node.config.capture_content),
+            on_bytes=lambda read, scanned: budget.add_bytes_read(node_id, read, scanned),
+        )
+
+
 class HostAPI:
     """Host functions for one REPL; `bind` points them at the node whose cell is running."""
 
     def __init__(self) -> None:
         self.node: RLMNode | None = None
-        self.bridge = HostBridge(
+        self.bridge = TracedBridge(
+            self,
             functions={
                 "llm_query": self.llm_query,
                 "llm_batch": self.llm_batch,
@@ -183,8 +227,9 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
             task=prompt[:200],
         )
     )
-    content = capture_content(request.config.capture_content)
+    capture = capture_content(request.config.capture_content)
     request.emit("subcall_start", node_id=child.node_id, depth=child.depth)
+    started = time.perf_counter()
     with span(
         "rlm.subcall",
         **{
@@ -192,12 +237,18 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
             "rlm.parent_node_id": node.node_id,
             "rlm.depth": child.depth,
             "rlm.kind": kind,
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": name,
-            "gen_ai.prompt": clip(prompt) if content else None,
+            "rlm.request_id": request.request_id,
+            GEN_AI_OPERATION: "chat",
+            GEN_AI_REQUEST_MODEL: name,
+            GEN_AI_CONVERSATION_ID: request.conversation_id,
+            GEN_AI_INPUT_MESSAGES: messages_json("user", content(prompt, True) or "")
+            if capture
+            else None,
         },
     ) as current:
         outcome = None
+        text = ""
+        error: str | None = None
         try:
             outcome = await request.pool.call(
                 llm,
@@ -207,25 +258,53 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
                 model_name=name,
                 estimated_input_tokens=estimate_tokens(len(prompt)),
             )
+            text = response_text(outcome.response)
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             child.ended = child.started + child.wall_seconds
-            current.set_attribute("rlm.outcome", "ok" if outcome else "error")
+            if current.is_recording():
+                current.set_attribute("rlm.outcome", _outcome(outcome, error))
+                current.set_attribute("rlm.retries", child.usage.retries)
+                if outcome is not None:
+                    current.set_attribute(GEN_AI_INPUT_TOKENS, outcome.input_tokens)
+                    current.set_attribute(GEN_AI_OUTPUT_TOKENS, outcome.output_tokens)
+                    current.set_attribute("rlm.cost_usd", outcome.cost_usd)
+                    if capture:
+                        current.set_attribute(
+                            GEN_AI_OUTPUT_MESSAGES,
+                            messages_json("assistant", content(text, True) or ""),
+                        )
             request.emit(
                 "subcall_end",
                 node_id=child.node_id,
+                parent_id=node.node_id,
                 depth=child.depth,
                 ok=outcome is not None,
+                model=name,
+                prompt=prompt,
+                response=text,
+                error=error,
                 input_tokens=outcome.input_tokens if outcome else 0,
                 output_tokens=outcome.output_tokens if outcome else 0,
+                cost_usd=outcome.cost_usd if outcome else 0.0,
+                retries=child.usage.retries,
+                seconds=time.perf_counter() - started,
             )
-        text = response_text(outcome.response)
-        current.set_attribute("gen_ai.usage.input_tokens", outcome.input_tokens)
-        current.set_attribute("gen_ai.usage.output_tokens", outcome.output_tokens)
-        current.set_attribute("rlm.cost_usd", outcome.cost_usd)
-        current.set_attribute("rlm.retries", outcome.retries)
-        if content:
-            current.set_attribute("gen_ai.completion", clip(text))
         return text
+
+
+def _outcome(outcome: Any, error: str | None) -> str:
+    if outcome is not None:
+        return "ok"
+    if error is None:
+        return "error"
+    if error.startswith("CancelledError"):
+        return "cancelled"
+    if error.startswith("LimitReached"):
+        return "limit"
+    return "error"
 
 
 def _new_id() -> str:

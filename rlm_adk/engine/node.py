@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlm_adk.engine.budget import Lease, NodeInfo
 from rlm_adk.engine.request import RequestState
-from rlm_adk.telemetry import capture_content, clip, span
+from rlm_adk.telemetry import capture_content, clip, content, span
 
 if TYPE_CHECKING:
     from google.adk.agents.invocation_context import InvocationContext
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
     from rlm_adk.context.handle import ContextHandle
     from rlm_adk.engine.repl import Repl
     from rlm_adk.sandbox.base import CellResult
+
+
+current_cell: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "rlm_current_cell", default=None
+)
+"""(node id, cell index) of the cell whose host calls are running: sub-calls and children read it
+to attach themselves to that cell in the trajectory (it follows tasks and Monty's callbacks)."""
 
 
 def new_node_id() -> str:
@@ -78,36 +86,59 @@ class RLMNode:
     async def run_cell(self, code: str) -> CellResult:
         """Runs one cell in this node's REPL, traced."""
         self.cells += 1
-        content = capture_content(self.config.capture_content)
-        with span(
-            "rlm.code",
-            **{
-                "rlm.node_id": self.node_id,
-                "rlm.depth": self.depth,
-                "rlm.cell_index": self.cells,
-                "rlm.code": clip(code) if content else None,
-            },
-        ) as current:
-            result = await self.repl.run(self, code)
-            current.set_attribute("rlm.duration_ms", round(result.duration_seconds * 1000, 3))
-            current.set_attribute("rlm.output_chars", result.output_chars)
-            current.set_attribute("rlm.truncated_chars", result.truncated_chars)
-            if result.error_type:
-                current.set_attribute("error.type", result.error_type)
-            if content:
-                current.set_attribute("rlm.output", clip(result.render()))
+        index = self.cells
+        capture = capture_content(self.config.capture_content)
+        token = current_cell.set((self.node_id, index))
+        try:
+            with span(
+                "rlm.code",
+                **{
+                    "rlm.node_id": self.node_id,
+                    "rlm.depth": self.depth,
+                    "rlm.cell_index": index,
+                    "rlm.code_chars": len(code),
+                    "rlm.code": content(code, capture),
+                },
+            ) as current:
+                result = await self.repl.run(self, code)
+                if current.is_recording():
+                    current.set_attribute(
+                        "rlm.duration_ms", round(result.duration_seconds * 1000, 3)
+                    )
+                    current.set_attribute("rlm.output_chars", result.output_chars)
+                    current.set_attribute("rlm.truncated_chars", result.truncated_chars)
+                    current.set_attribute("rlm.error_chars", len(result.error or ""))
+                    if result.error_type:
+                        current.set_attribute("error.type", result.error_type)
+                    if result.restarted:
+                        current.set_attribute("rlm.restarted", True)
+                    if capture:
+                        current.set_attribute("rlm.output", content(result.render(), True))
+        finally:
+            current_cell.reset(token)
         self.last_output = result.render()
         self.trajectory.append(
             {
                 "type": "code",
-                "cell": self.cells,
+                "cell": index,
                 "code": code,
                 "output": result.render(),
                 "error_type": result.error_type,
                 "seconds": round(result.duration_seconds, 4),
             }
         )
-        self.request.emit("cell", node_id=self.node_id, depth=self.depth, error=result.error_type)
+        self.request.emit(
+            "cell",
+            node_id=self.node_id,
+            depth=self.depth,
+            error=result.error_type,
+            cell=index,
+            code=code,
+            stdout=result.output,
+            stderr=result.error or "",
+            seconds=result.duration_seconds,
+            submitted=self.submitted,
+        )
         return result
 
     def best_answer(self) -> str:

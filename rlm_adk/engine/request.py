@@ -34,6 +34,8 @@ class RequestState:
     pool: SubcallPool
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     listeners: list[ProgressListener] = field(default_factory=list)
+    conversation_id: str | None = None
+    """The root's ADK session id (`gen_ai.conversation.id` on every rlm.* span of the tree)."""
     _models: dict[str, BaseLlm] = field(default_factory=dict)
 
     @classmethod

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from rlm_adk.context.base import Chunk, ContextError, FileInfo
 from rlm_adk.context.handle import ContextHandle, open_text
 from rlm_adk.engine.host import plain_call
-from rlm_adk.telemetry import capture_content, clip, span
+from rlm_adk.telemetry import GEN_AI_CONVERSATION_ID, capture_content, content, span
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from rlm_adk.engine.node import RLMNode
 
 
@@ -80,27 +82,34 @@ async def spawn_one(node: RLMNode, task: str, spec: Any) -> str:
     request = node.request
     depth = node.depth + 1
     handle = child_context(node, spec)
-    content = capture_content(request.config.capture_content)
+    capture = capture_content(request.config.capture_content)
     with span(
         "rlm.spawn",
         **{
             "rlm.parent_node_id": node.node_id,
             "rlm.depth": depth,
-            "rlm.task": clip(task, 500) if content else None,
+            "rlm.request_id": request.request_id,
+            "rlm.task": content(task, capture, 500),
             "rlm.context_bytes": handle.size,
+            GEN_AI_CONVERSATION_ID: request.conversation_id,
         },
     ) as current:
         if depth >= request.config.max_depth:
             current.set_attribute("rlm.kind", "plain_call")
             text = await _context_text(handle, request.config.plain_call_context_chars)
             prompt = f"{text}\n\n{task}" if text.strip() else task
-            return await plain_call(node, prompt, model=None, kind="spawn_at_depth_limit")
-        current.set_attribute("rlm.kind", "agent")
-        async with request.pool.child_slot(depth):
-            return await run_child_agent(node, task, handle)
+            answer = await plain_call(node, prompt, model=None, kind="spawn_at_depth_limit")
+        else:
+            current.set_attribute("rlm.kind", "agent")
+            async with request.pool.child_slot(depth):
+                answer = await run_child_agent(node, task, handle, spawn_span=current)
+        current.set_attribute("rlm.answer_chars", len(answer))
+        return answer
 
 
-async def run_child_agent(node: RLMNode, task: str, handle: ContextHandle) -> str:
+async def run_child_agent(
+    node: RLMNode, task: str, handle: ContextHandle, *, spawn_span: Span | None = None
+) -> str:
     """Runs a child RLM agent with its own REPL through a nested ADK `Runner`."""
     from google.adk.agents.run_config import RunConfig, StreamingMode
     from google.adk.artifacts.in_memory_artifact_service import InMemoryArtifactService
@@ -147,6 +156,8 @@ async def run_child_agent(node: RLMNode, task: str, handle: ContextHandle) -> st
                 link.error = event.error_message
     finally:
         await runner.close()
+        if spawn_span is not None and link.node_id is not None:
+            spawn_span.set_attribute("rlm.child_node_id", link.node_id)
     if link.answer is None:
         raise RuntimeError(f"the child agent gave no answer ({link.error or 'no final event'})")
     return link.answer
