@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import inspect
 import os
 import secrets
@@ -112,6 +113,8 @@ class WorkerProcess:
         self._ready: asyncio.Future[bool] | None = None
         self._done: asyncio.Future[dict[str, Any] | None] | None = None
         self._cells = 0
+        # Host calls run in the context of the cell that made them (OpenTelemetry spans, ...).
+        self._cell_context: contextvars.Context | None = None
         # Output: bytes from the child's stdout/stderr pipe, split into cells by a marker.
         self.output = CellOutput(limits.max_output_chars)
         # The cell clock stops while any host call is in flight.
@@ -222,6 +225,7 @@ class WorkerProcess:
         self._cells += 1
         marker = f"\x00rlm-cell-end:{secrets.token_hex(16)}\x00"
         self._done = loop.create_future()
+        self._cell_context = contextvars.copy_context()
         seen = self.output.expect(marker.encode("ascii"))
         self._start_clock()
         frame = wire.pack(
@@ -338,8 +342,8 @@ class WorkerProcess:
                 if size > wire.MAX_FRAME_BYTES:
                     break  # a protocol violation: treat the child as lost
                 self._handle(wire.unpack(await reader.readexactly(size)))
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, KeyError, TypeError):
-            pass
+        except Exception:
+            pass  # end of stream or a protocol violation: either way the child is lost
         finally:
             self._lost()
             if not self._killed and self.proc is not None:
@@ -374,7 +378,8 @@ class WorkerProcess:
                 raise failure
 
         self._host_call_started()
-        self._tasks[rid] = asyncio.create_task(self._serve(rid, call))
+        context = self._cell_context.copy() if self._cell_context is not None else None
+        self._tasks[rid] = asyncio.create_task(self._serve(rid, call), context=context)
 
     def _prepare(self, message: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
         """Decodes a request now (its references must resolve before any release is applied)."""

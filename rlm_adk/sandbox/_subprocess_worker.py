@@ -142,7 +142,11 @@ class _Channel:
         rid = self._request(message)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._futures[rid] = future
-        self.send(message)
+        try:
+            self.send(message)
+        except BaseException:
+            self._futures.pop(rid, None)
+            raise
         try:
             reply = await future
         except asyncio.CancelledError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -305,3 +306,23 @@ async def test_cancelled_run_leaves_no_orphans(open_sandbox: Opener, backend: Ba
     assert not backend.workers() & mine
     # The sandbox itself is still usable: the next cell gets a fresh worker.
     assert _ok(await sandbox.run("print('fresh')")) == "fresh\n"
+
+
+REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+
+
+async def test_host_calls_run_in_the_callers_context(open_sandbox: Opener) -> None:
+    def who() -> str:
+        return REQUEST.get()
+
+    async def awho() -> str:
+        return REQUEST.get()
+
+    sandbox = await open_sandbox(functions={"who": who, "awho": awho})
+    for request in ("req-1", "req-2"):
+        token = REQUEST.set(request)
+        try:
+            out = _ok(await sandbox.run("print(who(), await awho())"))
+        finally:
+            REQUEST.reset(token)
+        assert out == f"{request} {request}\n"
