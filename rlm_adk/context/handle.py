@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlm_adk.context import chunking, formats
@@ -281,13 +282,25 @@ class ContextHandle:
             raise ContextError(
                 f"max_chars {max_chars:,} exceeds the read limit of {self.max_read_bytes:,}"
             )
-        out: list[Chunk] = []
-        for path, doc, base, size in self._targets(paths):
+        targets = self._targets(paths)
 
-            def probe(a: int, b: int, doc: Document = doc, base: int = base) -> bytes:
+        def plan(target: tuple[str, Document, int, int]) -> list[tuple[int, int]]:
+            _, doc, base, size = target
+
+            def probe(a: int, b: int) -> bytes:
                 return self._corpus.probe(doc, base + a, base + b)
 
-            for start, end in chunking.plan(size, max_chars, overlap, probe):
+            return chunking.plan(size, max_chars, overlap, probe)
+
+        if len(targets) > 1:
+            # Files are independent: plan them concurrently (remote probes are latency-bound).
+            with ThreadPoolExecutor(min(8, len(targets)), thread_name_prefix="ctx-chunks") as pool:
+                plans = list(pool.map(plan, targets))
+        else:
+            plans = [plan(t) for t in targets]
+        out: list[Chunk] = []
+        for (path, *_), ranges in zip(targets, plans, strict=True):
+            for start, end in ranges:
                 out.append(Chunk(len(out), path, start, end, self))
         return out
 

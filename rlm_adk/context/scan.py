@@ -9,6 +9,7 @@ read a window ahead on a background thread, so the next range request overlaps t
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -59,7 +60,7 @@ class FdReader(WindowReader):
 
 
 class PrefetchReader(WindowReader):
-    """Reads through `load(start, end)`, keeping the next window in flight on `pool`."""
+    """Reads through `load(start, end)`, keeping the next `depth` windows in flight on `pool`."""
 
     def __init__(
         self,
@@ -67,15 +68,16 @@ class PrefetchReader(WindowReader):
         size: int,
         window: int,
         pool: ThreadPoolExecutor | None,
+        depth: int = 2,
     ) -> None:
         self._load = load
         self._size = size
         self._window = max(1, window)
         self._pool = pool
+        self._depth = depth if pool is not None else 0
         self._data = b""
         self._d0 = 0
-        self._future: Future[bytes] | None = None
-        self._fstart = -1
+        self._ahead: deque[tuple[int, Future[bytes]]] = deque()
 
     def read(self, pos: int, want: int) -> tuple[Buffer, int]:
         end = min(self._size, pos + max(0, want))
@@ -84,9 +86,10 @@ class PrefetchReader(WindowReader):
         parts = [self._data[pos - self._d0 :]]
         cur = self._d0 + len(self._data)
         while cur < end:
-            if self._future is not None and self._fstart == cur:
-                chunk = self._future.result()
-                self._future = None
+            while self._ahead and self._ahead[0][0] != cur:
+                self._ahead.popleft()[1].cancel()  # a jump: prefetched windows are useless
+            if self._ahead:
+                chunk = self._ahead.popleft()[1].result()
             else:
                 chunk = self._load(cur, min(self._size, cur + self._window))
             if not chunk:
@@ -95,19 +98,19 @@ class PrefetchReader(WindowReader):
             cur += len(chunk)
         self._data = parts[0] if len(parts) == 1 else b"".join(parts)
         self._d0 = pos
-        if (
-            self._pool is not None
-            and cur < self._size
-            and (self._future is None or self._fstart != cur)
-        ):
-            self._fstart = cur
-            self._future = self._pool.submit(self._load, cur, min(self._size, cur + self._window))
+        self._schedule(cur)
         return self._data, len(self._data)
 
+    def _schedule(self, cur: int) -> None:
+        nxt = self._ahead[-1][0] + self._window if self._ahead else cur
+        while self._pool is not None and len(self._ahead) < self._depth and nxt < self._size:
+            future = self._pool.submit(self._load, nxt, min(self._size, nxt + self._window))
+            self._ahead.append((nxt, future))
+            nxt += self._window
+
     def close(self) -> None:
-        future, self._future = self._future, None
-        if future is not None:
-            future.cancel()
+        while self._ahead:
+            self._ahead.popleft()[1].cancel()
         self._data = b""
 
 
