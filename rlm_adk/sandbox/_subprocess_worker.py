@@ -75,7 +75,11 @@ class _Channel:
         released, self.released = self.released, []
         if released:
             message["release"] = released
-        view = memoryview(wire.pack(message))
+        try:
+            view = memoryview(wire.pack(message))
+        except BaseException:
+            self.released.extend(released)  # not sent: report them with the next frame
+            raise
         while view:
             try:
                 view = view[self.sock.send(view) :]
@@ -208,7 +212,7 @@ class HostObject:
         if name in get(self, "_rlm_lazy"):
             return _channel().request_sync({"op": "getattr", "ref": ref, "name": name})
         if name in get(self, "_rlm_methods"):
-            return _bound_method(ref, name, name in get(self, "_rlm_async"))
+            return _bound_method(self, ref, name, name in get(self, "_rlm_async"))
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -280,7 +284,8 @@ def _proxy(data: dict[str, Any]) -> HostObject:
     return obj
 
 
-def _bound_method(ref: int, name: str, is_async: bool) -> Callable[..., Any]:
+def _bound_method(owner: HostObject, ref: int, name: str, is_async: bool) -> Callable[..., Any]:
+    # The method holds `owner`, so the host keeps the object while the method is reachable.
     if is_async:
 
         async def amethod(*args: Any, **kwargs: Any) -> Any:
@@ -295,6 +300,7 @@ def _bound_method(ref: int, name: str, is_async: bool) -> Callable[..., Any]:
             return _channel().request_sync(message)
 
     method.__name__ = method.__qualname__ = name
+    method.__self__ = owner  # type: ignore[attr-defined]
     return method
 
 

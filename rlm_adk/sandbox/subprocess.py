@@ -1,23 +1,32 @@
 """`SubprocessSandbox`: full CPython in a child process. FOR TRUSTED CODE ONLY.
 
-This backend is NOT a security boundary. Cell code is ordinary CPython: it can `import os`, read and
-write files the host user can reach, open sockets, start processes and inspect its own interpreter.
-Use it only for code you trust (your own notebooks, local experiments) or when libraries such as
-numpy are needed; model-written code from untrusted documents belongs in `MontySandbox`.
+This backend is NOT a security boundary. Cell code is ordinary CPython running as the host's user:
+it can `import os`, read and write any file that user can reach, open network connections, start
+processes (and detach them with `setsid`, out of reach of the process-group kill), inspect its own
+interpreter, and use as much CPU as it likes between host calls. Use it for code you trust (your own
+experiments, notebooks, benchmarks that need numpy and friends); code written by a model that reads
+untrusted documents belongs in `MontySandbox`, the default.
 
 What it does hold:
 
 - Host objects are reached only through the shared `HostBridge`: the child gets proxies exposing
-  the declared attributes and methods, never the objects, and the host never unpickles child data
-  (frames are length-prefixed JSON over a socketpair; see `_subprocess_worker` for the protocol).
-- The child gets a minimal environment (no variable of the host's environment is passed on), a
-  fresh temporary working directory removed with it, no core dumps, an address-space limit
-  (`RLIMIT_AS`, set by the child before it reads anything from the host), its own session and
-  process group (killed as a whole), and on Linux `PR_SET_PDEATHSIG`, so it dies with its host.
-- Time limit: the host kills the child when a cell has run longer than `cell_timeout_seconds` of
-  wall time during which no host call was in flight (time waiting on `llm_query`, `context.read`
-  and the like is not charged). The next cell starts a fresh child; the timed-out result says
-  `restarted=True`.
+  the declared attributes and methods, never the objects; records passed back (a `Chunk` inside an
+  `llm_batch` prompt) become the host's original objects again. The host never unpickles child
+  data: frames are length-prefixed JSON over a socketpair (`_subprocess_wire`, `_subprocess_worker`).
+- Host exceptions reach the cell as plain built-in exceptions with a message only.
+- The child gets an environment of its own (`PATH`, `HOME`, `TMPDIR`, `LANG`; no variable of the
+  host's environment is passed on, so no credential in it leaks), `python -I` (no `PYTHON*`
+  variables, user site or script directory), a fresh temporary working directory that is removed
+  with the child, no core dumps, an address-space limit (`RLIMIT_AS` = `memory_bytes`, set by the
+  child before it reads anything from the host; a cell that exceeds it gets `MemoryError`), its own
+  session and process group (killed as a whole on timeout, crash, cancellation and `close`), and on
+  Linux `PR_SET_PDEATHSIG`, so it dies with the host thread that started it.
+- Time limit: the host kills the child when a cell has run for `cell_timeout_seconds` of wall time
+  during which no host call was in flight; time spent waiting on `llm_query`, `context.read` and
+  the like is not charged (wall time, not CPU time: a cell sleeping in `time.sleep` is charged).
+  The timed-out result says `restarted=True`; the next cell starts in a fresh child.
+- Printed output (stdout, stderr and that of child processes, in one pipe) is captured per cell
+  with the output limit; a trailing expression is displayed as in Monty.
 """
 
 from __future__ import annotations
@@ -35,7 +44,10 @@ class SubprocessSandbox:
 
     Cell code may `await` async host functions (`await asyncio.gather(llm_query(a), ...)` runs them
     concurrently on the host); sync host functions block the child until they return. Host
-    functions may only be called from the cell's main thread.
+    functions may only be called from the cell's main thread. Cells run on the child's event loop,
+    so they use top-level `await` rather than `asyncio.run`; tasks a cell leaves running carry on
+    between cells. Past `max_host_calls`, host calls raise `RuntimeError` in the cell. A cancelled
+    `run` kills the child; the next cell starts in a fresh one.
     """
 
     kind = "subprocess"

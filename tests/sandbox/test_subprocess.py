@@ -327,3 +327,10 @@ async def test_cell_output_splits_at_markers_across_reads() -> None:
     assert finished.done() and finished.result().getvalue() == "héllo wörld\n"
     output.feed(b"", final=True)
     assert output.take().getvalue() == "next cell"
+
+
+async def test_a_bound_method_keeps_its_object(open_sub: Open) -> None:
+    sandbox = await open_sub(objects={"context": open_text("one two\n" * 50)})
+    _ok(await sandbox.run("text = context.chunks(max_chars=100)[1].text"))
+    _ok(await sandbox.run("import gc\ngc.collect()"))
+    assert _ok(await sandbox.run("text()[:7]")) == "'one two'\n"
