@@ -100,6 +100,7 @@ class WorkerProcess:
         self._output_task: asyncio.Task[None] | None = None
         self._finalizer: weakref.finalize | None = None
         self._killed = False
+        self._gone = False
         self._kill_task: asyncio.Future[None] | None = None
         # What the child has bound under each host name (rebound when the bridge changes).
         self._bound: dict[str, Any] = {}
@@ -209,7 +210,8 @@ class WorkerProcess:
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def _lost(self) -> None:
-        """The child is gone: nothing it owed will arrive."""
+        """The child is gone: nothing it owed (or will owe) will arrive."""
+        self._gone = True
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(False)
         if self._done is not None and not self._done.done():
@@ -225,6 +227,8 @@ class WorkerProcess:
         self._cells += 1
         marker = f"\x00rlm-cell-end:{secrets.token_hex(16)}\x00"
         self._done = loop.create_future()
+        if self._gone:
+            self._done.set_result(None)  # it died between cells
         self._cell_context = contextvars.copy_context()
         seen = self.output.expect(marker.encode("ascii"))
         self._start_clock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -334,3 +335,16 @@ async def test_a_bound_method_keeps_its_object(open_sub: Open) -> None:
     _ok(await sandbox.run("text = context.chunks(max_chars=100)[1].text"))
     _ok(await sandbox.run("import gc\ngc.collect()"))
     assert _ok(await sandbox.run("text()[:7]")) == "'one two'\n"
+
+
+async def test_a_child_that_died_between_cells_is_replaced(open_sub: Open) -> None:
+    sandbox = await open_sub()
+    _ok(await sandbox.run("kept = 1"))
+    pid = sandbox.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    while not _gone(pid):  # bounded by the test timeout; the kernel ends it promptly
+        await asyncio.sleep(0.01)
+    result = await asyncio.wait_for(sandbox.run("kept"), 10.0)
+    assert result.error_type == "SandboxCrash" and result.restarted
+    assert _ok(await sandbox.run("print('new')")) == "new\n"
