@@ -21,6 +21,7 @@ from rlm_adk.context.cache import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_BYTES, BlockCa
 from rlm_adk.context.corpus import Corpus, Document
 from rlm_adk.context.grep import GrepJob, compile_pattern, grep_document
 from rlm_adk.context.lines import LineCounter, read_lines
+from rlm_adk.context.memory import tune_malloc
 from rlm_adk.context.text import TextSource
 from rlm_adk.context.uris import check_relative
 from rlm_adk.context.utf8 import decode, skip_continuations
@@ -66,6 +67,7 @@ class ContextHandle:
         corpus: Corpus | None = None,
     ) -> None:
         if corpus is None:
+            tune_malloc()  # flat RSS under concurrent large reads (see memory.py)
             cache = BlockCache(cache_bytes, block_size, read_ahead)
             corpus = Corpus(sources, cache=cache, scan_window=scan_window)
             self._owner = True
@@ -180,7 +182,7 @@ class ContextHandle:
         data = self._corpus.read(doc, a, min(doc.size, b + 3))
         cut = skip_continuations(data, b - a, len(data))
         lead = skip_continuations(data, 0, cut) if a > 0 else 0
-        return decode(data[lead:cut])
+        return decode(memoryview(data)[lead:cut])
 
     def read_bytes(self, path: str, start: int = 0, end: int | None = None) -> bytes:
         """Raw bytes `[start, end)` of `path` (of a PDF: of its extracted text)."""

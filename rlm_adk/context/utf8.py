@@ -28,7 +28,7 @@ def skip_continuations(data: bytes | bytearray | memoryview, pos: int, limit: in
 
 def decode(data: bytes | bytearray | memoryview) -> str:
     """UTF-8 text of `data`; invalid bytes become U+FFFD instead of raising."""
-    return bytes(data).decode("utf-8", errors="replace")
+    return str(data, "utf-8", "replace")  # decodes any buffer without copying it first
 
 
 def trim_range(data: bytes, lead_limit: int, end: int) -> tuple[int, int]:
