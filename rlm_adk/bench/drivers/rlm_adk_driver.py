@@ -186,6 +186,8 @@ EXPERIMENTS = {"chunked_count": chunked_count, "turns": turns, "subcall_cpu": su
 def main(argv: list[str]) -> int:
     spec = parse_spec(argv)
     experiment = EXPERIMENTS[spec["experiment"]]
+    if "corpus_dir" in spec:  # written before measuring (reused when present)
+        corpus_file(int(spec["context_bytes"]), Path(spec["corpus_dir"]))
     result = measure(lambda: asyncio.run(experiment(spec)))
     result.update(system="rlm-adk", spec=spec)
     emit(result)

@@ -1,0 +1,149 @@
+"""Systems-benchmark driver for `dspy.RLM` with `dspy.LocalInterpreter`, run in its own venv.
+
+Offline driving (ANCHORS.md): `dspy.BaseLM` subclasses for the root and the sub-model
+(`dspy.configure(lm=...)`, `sub_lm=`). The root replays the same program as every other system
+through DSPy's chat-adapter format: turn 1 splits the context, one `llm_query_batched`, sums the
+replies; turn 2 `SUBMIT`s the total. `max_llm_calls` is raised to 5,000 (its default of 50
+refuses a 1,000-call batch). The Deno/Pyodide sandbox is not driven here (see the report).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (  # type: ignore[import-not-found]  # noqa: E402
+    INSTRUCTION,
+    corpus_file,
+    count_reply,
+    emit,
+    measure,
+    needles_in,
+    parse_spec,
+)
+
+COUNT_CODE = """parts = [context[i:i + {chunk}] for i in range(0, len(context), {chunk})]
+replies = llm_query_batched([{instruction!r} + "\\n\\n" + p for p in parts])
+total = sum(int(r) for r in replies)
+print("chunks", len(parts), "total", total)"""
+ANSWER_CODE = "SUBMIT(output=str(total))"
+
+
+def _adapter_reply(code: str) -> str:
+    return (
+        "[[ ## reasoning ## ]]\nFollow the program.\n\n"
+        f"[[ ## code ## ]]\n```python\n{code}\n```\n\n[[ ## completed ## ]]"
+    )
+
+
+def _response(text: str) -> SimpleNamespace:
+    message = SimpleNamespace(content=text, tool_calls=None, reasoning_content=None)
+    return SimpleNamespace(
+        choices=[SimpleNamespace(message=message, logprobs=None, finish_reason="stop")],
+        usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        model="sim",
+        _hidden_params={},
+    )
+
+
+def _models(cells: list[str], latency: float) -> tuple[Any, Any]:
+    import dspy
+
+    class RootLM(dspy.BaseLM):
+        def __init__(self) -> None:
+            super().__init__(model="sim-root", cache=False)
+            self.turn = 0
+
+        def forward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> Any:
+            code = cells[min(self.turn, len(cells) - 1)]
+            self.turn += 1
+            return _response(_adapter_reply(code))
+
+    class SubLM(dspy.BaseLM):
+        def __init__(self) -> None:
+            super().__init__(model="sim-sub", cache=False)
+            self.calls = 0
+
+        def forward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> Any:
+            time.sleep(latency)
+            self.calls += 1
+            text = prompt if prompt is not None else str(messages[-1]["content"])
+            return _response(count_reply(str(text)))
+
+    return RootLM(), SubLM()
+
+
+def run(cells: list[str], context: str, latency: float) -> dict[str, Any]:
+    import dspy
+
+    root, sub = _models(cells, latency)
+    dspy.configure(lm=root)
+    rlm = dspy.RLM(
+        "context, query -> output",
+        max_iters=len(cells) + 2,
+        max_llm_calls=5000,
+        sub_lm=sub,
+        interpreter_factory=dspy.LocalInterpreter,
+    )
+    result = rlm(context=context, query="count")
+    return {"answer": str(result.output), "sub_calls": sub.calls}
+
+
+def turns(context: str, n: int) -> dict[str, Any]:
+    """Per-turn cost: the slope between a 1-cell and an n-cell run (after a warm-up)."""
+    cells = [f"x = {i}\nprint('total', x)" for i in range(n)]
+    one = [cells[0], "SUBMIT(output=str(x))"]
+    many = [*cells, one[1]]
+    run(one, context, 0.0)
+    samples = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a = run(one, context, 0.0)
+        t1 = time.perf_counter()
+        b = run(many, context, 0.0)
+        t2 = time.perf_counter()
+        samples.append((t1 - t0, t2 - t1))
+    samples.sort(key=lambda s: s[1] - s[0])
+    short, long = samples[len(samples) // 2]
+    per_turn = (long - short) / (n - 1)
+    return {
+        "answer": b["answer"],
+        "expected": str(n - 1),
+        "correct": b["answer"].strip() == str(n - 1) and a["answer"].strip() == "0",
+        "per_turn_ms": round(per_turn * 1000, 3),
+        "fixed_s": round(short - per_turn, 4),
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec = parse_spec(argv)
+    size = int(spec["context_bytes"])
+    path = corpus_file(size, Path(spec["corpus_dir"]))
+    if spec["experiment"] == "chunked_count":
+        cells = [COUNT_CODE.format(chunk=int(spec["chunk_bytes"]), instruction=INSTRUCTION)]
+        cells.append(ANSWER_CODE)
+        expected = str(needles_in(size))
+
+        def go() -> dict[str, Any]:
+            out = run(cells, path.read_text(), float(spec["latency"]))
+            out.update(expected=expected, correct=out["answer"].strip() == expected)
+            return out
+
+        result = measure(go)
+    elif spec["experiment"] == "turns":
+        result = measure(lambda: turns(path.read_text(), int(spec.get("cells", 20))))
+    else:
+        raise SystemExit(f"dspy driver: unknown experiment {spec['experiment']!r}")
+    result.update(system="dspy.RLM (LocalInterpreter)", spec=spec)
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

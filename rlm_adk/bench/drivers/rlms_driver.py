@@ -1,0 +1,188 @@
+"""Systems-benchmark driver for `rlms` (the paper's reference code), run in its own venv.
+
+Offline driving (ANCHORS.md): fake clients are `BaseLM` subclasses returned from the
+`get_client` lookup that `RLM` uses; batched sub-calls go through the client's async
+`acompletion`. The root replays the same program as every other system: turn 1 splits the
+context into chunks, sends one `llm_query_batched`, sums the integer replies; turn 2 answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (  # type: ignore[import-not-found]  # noqa: E402
+    INSTRUCTION,
+    corpus_file,
+    count_reply,
+    emit,
+    measure,
+    needles_in,
+    parse_spec,
+)
+
+COUNT_CELL = """```repl
+parts = [context[i:i + {chunk}] for i in range(0, len(context), {chunk})]
+replies = llm_query_batched([{instruction!r} + "\\n\\n" + p for p in parts])
+total = sum(int(r) for r in replies)
+print("chunks", len(parts), "total", total)
+```"""
+ANSWER_CELL = """```repl
+answer["content"] = str(total)
+answer["ready"] = True
+```"""
+
+
+def _clients(cells: list[str], latency: float) -> tuple[type, type]:
+    from rlm.clients.base_lm import BaseLM
+    from rlm.core.types import ModelUsageSummary, UsageSummary
+
+    class Usage:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.input_tokens = 0
+            self.output_tokens = 0
+
+        def summary(self, name: str) -> UsageSummary:
+            return UsageSummary(model_usage_summaries={name: self.last()})
+
+        def last(self) -> ModelUsageSummary:
+            return ModelUsageSummary(
+                total_calls=self.calls,
+                total_input_tokens=self.input_tokens,
+                total_output_tokens=self.output_tokens,
+            )
+
+    class RootLM(BaseLM):
+        """Turn i replies with cells[i] (one REPL block)."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(model_name="sim-root")
+            self.turn = 0
+            self.usage = Usage()
+
+        def completion(self, prompt: Any) -> str:
+            cell = cells[min(self.turn, len(cells) - 1)]
+            self.turn += 1
+            self.usage.calls += 1
+            return cell
+
+        async def acompletion(self, prompt: Any) -> str:
+            return self.completion(prompt)
+
+        def get_usage_summary(self) -> UsageSummary:
+            return self.usage.summary(self.model_name)
+
+        def get_last_usage(self) -> ModelUsageSummary:
+            return self.usage.last()
+
+    class SubLM(BaseLM):
+        """Sleeps `latency`, then counts the word in its prompt."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(model_name="sim-sub")
+            self.usage = Usage()
+
+        def completion(self, prompt: Any) -> str:
+            time.sleep(latency)
+            self.usage.calls += 1
+            return count_reply(str(prompt))
+
+        async def acompletion(self, prompt: Any) -> str:
+            await asyncio.sleep(latency)
+            self.usage.calls += 1
+            return count_reply(str(prompt))
+
+        def get_usage_summary(self) -> UsageSummary:
+            return self.usage.summary(self.model_name)
+
+        def get_last_usage(self) -> ModelUsageSummary:
+            return self.usage.last()
+
+    return RootLM, SubLM
+
+
+def run(cells: list[str], context: str, latency: float) -> dict[str, Any]:
+    import rlm.core.rlm as core
+
+    root_cls, sub_cls = _clients(cells, latency)
+    made: dict[str, Any] = {}
+
+    def get_client(backend: str, kwargs: dict[str, Any]) -> Any:
+        name = kwargs.get("model_name", "")
+        client = sub_cls() if name == "sim-sub" else root_cls()
+        made[name] = client
+        return client
+
+    core.get_client = get_client  # the lookup `RLM` uses (ANCHORS.md)
+    rlm = core.RLM(
+        backend="openai",
+        backend_kwargs={"model_name": "sim-root"},
+        other_backends=["openai"],
+        other_backend_kwargs=[{"model_name": "sim-sub"}],
+        max_iterations=len(cells) + 2,
+    )
+    result = rlm.completion(context, root_prompt="count")
+    sub = made.get("sim-sub")
+    return {"answer": str(result.response), "sub_calls": sub.usage.calls if sub else 0}
+
+
+def main(argv: list[str]) -> int:
+    spec = parse_spec(argv)
+    size = int(spec["context_bytes"])
+    path = corpus_file(size, Path(spec["corpus_dir"]))
+    if spec["experiment"] == "chunked_count":
+        cells = [COUNT_CELL.format(chunk=int(spec["chunk_bytes"]), instruction=INSTRUCTION)]
+        cells.append(ANSWER_CELL)
+        expected = str(needles_in(size))
+
+        def go() -> dict[str, Any]:
+            context = path.read_text()  # rlms takes the context as a string
+            out = run(cells, context, float(spec["latency"]))
+            out.update(expected=expected, correct=out["answer"].strip() == expected)
+            return out
+
+        result = measure(go)
+    elif spec["experiment"] == "turns":
+        result = measure(lambda: turns(path.read_text(), int(spec.get("cells", 20))))
+    else:
+        raise SystemExit(f"rlms driver: unknown experiment {spec['experiment']!r}")
+    result.update(system="rlms", spec=spec)
+    emit(result)
+    return 0
+
+
+def turns(context: str, n: int) -> dict[str, Any]:
+    """Per-turn cost: the slope between a 1-cell and an n-cell run (after a warm-up)."""
+    cells = [f"```repl\nx = {i}\nprint('total', x)\n```" for i in range(n)]
+    one = [cells[0], '```repl\nanswer["content"] = str(x)\nanswer["ready"] = True\n```']
+    many = [*cells, one[1]]
+    run(one, context, 0.0)
+    samples = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a = run(one, context, 0.0)
+        t1 = time.perf_counter()
+        b = run(many, context, 0.0)
+        t2 = time.perf_counter()
+        samples.append((t1 - t0, t2 - t1))
+    samples.sort(key=lambda s: s[1] - s[0])
+    short, long = samples[len(samples) // 2]
+    per_turn = (long - short) / (n - 1)
+    return {
+        "answer": b["answer"],
+        "expected": str(n - 1),
+        "correct": b["answer"].strip() == str(n - 1) and a["answer"].strip() == "0",
+        "per_turn_ms": round(per_turn * 1000, 3),
+        "fixed_s": round(short - per_turn, 4),
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
