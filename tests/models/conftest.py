@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rlm_adk.models import llama_cpp_available, unload_local_models
+from rlm_adk.models.local import _engine_for
 from tests.fakes.gemini_server import fake_gemini_server  # noqa: F401  (re-exported fixture)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,5 +57,10 @@ def tiny_gguf() -> Iterator[Path]:
     path = Path(result.stdout.strip()) if result.returncode == 0 else None
     if path is None or not path.is_file():
         pytest.skip(f"tiny GGUF unavailable (tools/fetch_model.py --tiny): {result.stderr[-500:]}")
+    # The first user of a file fixes its settings: one thread, because llama.cpp's OpenMP
+    # threads spin-wait and slow down badly when the 2 cores are shared with other work (a
+    # parallel build or test run made 4 short generations take 76 s instead of 1 s), and a
+    # small window (the tests' prompts are short).
+    _engine_for(path.resolve(), n_ctx=2048, n_threads=1)
     yield path
     unload_local_models()

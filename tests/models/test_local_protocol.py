@@ -1,0 +1,249 @@
+"""The request-to-prompt conversion and output parsing of local models (no model needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.adk.tools import FunctionTool
+from google.genai import types
+from pydantic import BaseModel
+
+from rlm_adk.models import llama_cpp_available
+from rlm_adk.models.local_protocol import build_plan, parse_output, to_json_schema
+
+
+async def run_code(code: str) -> dict:
+    """Runs Python code in the REPL and returns what it printed.
+
+    Args:
+      code: the Python source to run.
+    """
+    return {}
+
+
+async def spawn_subagent(task: str, context: list[str] | None = None) -> str:
+    """Starts a child agent on a task."""
+    return ""
+
+
+def _decl(fn: object) -> types.FunctionDeclaration:
+    return FunctionTool(fn)._get_declaration()
+
+
+def _config(*fns: object, **kwargs: object) -> types.GenerateContentConfig:
+    tools = [types.Tool(function_declarations=[_decl(fn) for fn in fns])] if fns else None
+    return types.GenerateContentConfig(tools=tools, **kwargs)
+
+
+def _user(text: str) -> types.Content:
+    return types.Content(role="user", parts=[types.Part(text=text)])
+
+
+def test_plain_request_is_free_text() -> None:
+    plan = build_plan([_user("hi")], _config(system_instruction="Be brief."))
+    assert plan.kind == "text" and plan.schema is None
+    assert plan.messages == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
+
+
+def test_tool_turn_schema_is_a_union_of_actions() -> None:
+    plan = build_plan([_user("go")], _config(run_code, spawn_subagent))
+    assert plan.kind == "tools" and plan.answer_action == "answer"
+    branches = plan.schema["oneOf"]
+    actions = [b["properties"]["action"]["const"] for b in branches]
+    assert actions == ["run_code", "spawn_subagent", "answer"]
+    run = branches[0]
+    assert run["required"] == ["action", "code"]
+    assert run["properties"]["code"]["type"] == "string"
+    assert run["additionalProperties"] is False
+    # The optional `context` argument stays optional; `action` is always first.
+    spawn = branches[1]
+    assert spawn["required"] == ["action", "task"]
+    assert next(iter(spawn["properties"])) == "action"
+
+
+def test_system_message_holds_instruction_then_protocol() -> None:
+    plan = build_plan([_user("go")], _config(run_code, system_instruction="You are an RLM."))
+    system = plan.messages[0]
+    assert system["role"] == "system"
+    assert system["content"].startswith("You are an RLM.")
+    assert '{"action": "answer", "text": "..."}' in system["content"]
+    assert "## run_code" in system["content"] and "code (string, required)" in system["content"]
+    # Same declarations, same system text: the prompt prefix is stable across turns.
+    again = build_plan([_user("other")], _config(run_code, system_instruction="You are an RLM."))
+    assert again.messages[0] == system
+
+
+def test_history_is_replayed_in_order_in_the_action_format() -> None:
+    contents = [
+        _user("How big is the context?"),
+        types.Content(
+            role="model",
+            parts=[
+                types.Part(text="thinking...", thought=True),
+                types.Part(
+                    function_call=types.FunctionCall(
+                        name="run_code", args={"code": "print(context.size)"}
+                    )
+                ),
+            ],
+        ),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        name="run_code", response={"result": "1024\n"}
+                    )
+                )
+            ],
+        ),
+        _user("Continue."),
+    ]
+    plan = build_plan(contents, _config(run_code, system_instruction="sys"))
+    roles = [m["role"] for m in plan.messages]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert json.loads(plan.messages[2]["content"]) == {
+        "action": "run_code",
+        "code": "print(context.size)",
+    }
+    assert "thinking" not in plan.messages[2]["content"]  # Thoughts are not replayed.
+    # Tool result and the next user text merge into one user turn (templates need alternation).
+    assert plan.messages[3]["content"] == "[result of run_code]\n1024\n\n\nContinue."
+
+
+def test_chunk_before_question_order_is_kept() -> None:
+    content = types.Content(
+        role="user", parts=[types.Part(text="<chunk text>"), types.Part(text="Which year?")]
+    )
+    plan = build_plan([content], _config())
+    assert plan.messages == [{"role": "user", "content": "<chunk text>\n\nWhich year?"}]
+
+
+def test_structured_tool_results_are_json() -> None:
+    content = types.Content(
+        role="user",
+        parts=[
+            types.Part(
+                function_response=types.FunctionResponse(
+                    name="spawn_subagent", response={"answer": 42, "calls": ["a"]}
+                )
+            )
+        ],
+    )
+    plan = build_plan([content], _config(spawn_subagent))
+    body = plan.messages[-1]["content"].split("\n", 1)[1]
+    assert json.loads(body) == {"answer": 42, "calls": ["a"]}
+
+
+def test_tool_config_any_forbids_text_answers() -> None:
+    config = _config(
+        run_code,
+        tool_config=types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(mode="ANY")
+        ),
+    )
+    plan = build_plan([_user("go")], config)
+    assert plan.answer_action is None
+    assert plan.schema["properties"]["action"]["const"] == "run_code"  # A single branch.
+
+
+def test_tool_config_none_and_allowed_names() -> None:
+    none = _config(
+        run_code,
+        tool_config=types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(mode="NONE")
+        ),
+    )
+    assert build_plan([_user("go")], none).kind == "text"
+    allowed = _config(
+        run_code,
+        spawn_subagent,
+        tool_config=types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(
+                mode="AUTO", allowed_function_names=["spawn_subagent"]
+            )
+        ),
+    )
+    assert [t.name for t in build_plan([_user("go")], allowed).tools] == ["spawn_subagent"]
+
+
+def test_name_collisions_pick_other_keys() -> None:
+    def answer(action: str) -> str:
+        """A tool named like the answer action, with an argument named like the key."""
+        return action
+
+    plan = build_plan([_user("go")], _config(answer))
+    assert plan.action_key == "action_2" and plan.answer_action == "answer_2"
+    [call] = parse_output(plan, '{"action_2": "answer", "action": "jump"}')
+    assert call.function_call.name == "answer" and call.function_call.args == {"action": "jump"}
+    [text] = parse_output(plan, '{"action_2": "answer_2", "text": "done"}')
+    assert text.text == "done"
+
+
+def test_response_schema_constrains_plain_turns() -> None:
+    class Finding(BaseModel):
+        year: int
+        source: str
+
+    plan = build_plan([_user("x")], _config(response_schema=Finding))
+    assert plan.kind == "json"
+    assert plan.schema["required"] == ["year", "source"]
+    json_only = build_plan([_user("x")], _config(response_mime_type="application/json"))
+    assert json_only.kind == "json" and json_only.schema == {"type": "object"}
+    [part] = parse_output(plan, '{"year": 1999, "source": "a"}')
+    assert part.text == '{"year": 1999, "source": "a"}'
+
+
+def test_nested_models_are_inlined() -> None:
+    class Inner(BaseModel):
+        name: str
+
+    class Outer(BaseModel):
+        items: list[Inner]
+
+    schema = to_json_schema(Outer)
+    assert "$defs" not in json.dumps(schema) and "$ref" not in json.dumps(schema)
+    assert schema["properties"]["items"]["items"]["properties"]["name"]["type"] == "string"
+
+
+def test_genai_schema_parameters_are_converted() -> None:
+    decl = types.FunctionDeclaration(
+        name="lookup",
+        description="Looks a key up.",
+        parameters=types.Schema(
+            type="OBJECT",
+            properties={"key": types.Schema(type="STRING"), "limit": types.Schema(type="INTEGER")},
+            required=["key"],
+        ),
+    )
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[decl])])
+    plan = build_plan([_user("go")], config)
+    branch = plan.schema["oneOf"][0]
+    assert branch["properties"]["key"]["type"] == "string"
+    assert branch["properties"]["limit"]["type"] == "integer"
+    assert branch["required"] == ["action", "key"]
+
+
+def test_parse_output() -> None:
+    plan = build_plan([_user("go")], _config(run_code))
+    [call] = parse_output(plan, '{"action": "run_code", "code": "print(1)"}')
+    assert call.function_call == types.FunctionCall(name="run_code", args={"code": "print(1)"})
+    [answer] = parse_output(plan, '{"action": "answer", "text": "42"}')
+    assert answer.text == "42" and answer.function_call is None
+    # Cut off by the token limit or otherwise unusable: kept as text, never an invented call.
+    for raw in ('{"action": "run_code", "code": "pri', "[1, 2]", '{"action": "rm_rf"}'):
+        [part] = parse_output(plan, raw)
+        assert part.text == raw and part.function_call is None
+
+
+@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed")
+def test_schemas_compile_to_llama_cpp_grammars() -> None:
+    from llama_cpp import LlamaGrammar
+
+    plan = build_plan([_user("go")], _config(run_code, spawn_subagent))
+    grammar = LlamaGrammar.from_json_schema(json.dumps(plan.schema), verbose=False)
+    assert '\\"run_code\\"' in grammar._grammar and '\\"answer\\"' in grammar._grammar
