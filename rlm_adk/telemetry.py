@@ -264,7 +264,7 @@ def traced_context_call(
 # -- exporter set-up ----------------------------------------------------------------------------
 
 
-class TracingSetupError(RuntimeError):
+class TracingSetupError(ValueError):
     """Tracing could not be set up as asked; the message says what to install or set."""
 
 
@@ -343,6 +343,11 @@ class TracingSetup:
     processors: list[SpanProcessor]
     installed_provider: bool
     """True when this call set the global provider; False when it added to an existing one."""
+    target: str | None = None
+    """Where spans go: a file, an endpoint, `stdout`, `Cloud Trace (<project>)`."""
+
+    def __str__(self) -> str:
+        return f"{self.exporter}:{self.target}" if self.target else self.exporter
 
     def flush(self, timeout_millis: int = 30_000) -> bool:
         return all(p.force_flush(timeout_millis) for p in self.processors)
@@ -427,7 +432,7 @@ def setup_tracing(
     exporter: ExporterName | str = "none",
     path: str | None = None,
     *,
-    service_name: str = "rlm-adk",
+    service_name: str | None = None,
     google_auth: tuple[Any, str] | None = None,
 ) -> TracingSetup:
     """Sends spans somewhere: `none`, `console`, `otlp`, `gcp` or `jsonl` (one span per line).
@@ -444,6 +449,7 @@ def setup_tracing(
     name, target = parse_trace_spec(exporter, path)
     if name == "none":
         return TracingSetup("none", [], installed_provider=False)
+    where = _target(name, target, google_auth)
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -458,10 +464,27 @@ def setup_tracing(
             )
         for processor in processors:
             add(processor)
-        return TracingSetup(name, processors, installed_provider=False)
-    base = Resource.create({"service.name": service_name})
+        return TracingSetup(name, processors, installed_provider=False, target=where)
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES apply; an explicit name wins over both.
+    name_ = service_name or os.environ.get("OTEL_SERVICE_NAME") or "rlm-adk"
+    base = Resource.create({"service.name": name_})
     provider = TracerProvider(resource=base.merge(resource) if resource is not None else base)
     for processor in processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
-    return TracingSetup(name, processors, installed_provider=True)
+    return TracingSetup(name, processors, installed_provider=True, target=where)
+
+
+def _target(name: str, path: str | None, google_auth: tuple[Any, str] | None) -> str | None:
+    if name == "console":
+        return "stdout"
+    if name == "jsonl":
+        return path
+    if name == "otlp":
+        return path or (
+            os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or "http://localhost:4318/v1/traces"
+        )
+    project = (google_auth[1] if google_auth else None) or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    return f"Cloud Trace ({project})" if project else "Cloud Trace"
