@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 NEEDLE = "needle-XYZZY"
+ABSENT = "needle-QUUX"
 REGEX = r"needle-XYZZY [0-9]+7 "
 GNU_REGEX = "needle-XYZZY [0-9]+7 "
 FILE_CAP = 128 << 20  # local files of at most 128 MiB
@@ -219,7 +220,8 @@ def bench_size(total: int, work: Path, gcs: bool) -> dict[str, Any]:
             while fh.read(16 << 20):
                 pass
     uri = str(corpus)
-    for name, pattern, extended in (("literal", NEEDLE, False), ("regex", REGEX, True)):
+    cases = (("literal", NEEDLE, False), ("absent literal", ABSENT, False), ("regex", REGEX, True))
+    for name, pattern, extended in cases:
         g_s, g_count = gnu_grep(files, GNU_REGEX if extended else pattern, extended)
         ours = run_child({"kind": "grep", "uri": uri, "pattern": pattern})
         assert ours["matches"] == g_count, (ours, g_count)
@@ -266,16 +268,18 @@ def bench_gcs(total: int, work: Path) -> dict[str, Any]:
 def markdown(results: list[dict[str, Any]], command: str) -> str:
     """The figures as the docs/benchmarks.md section."""
     mbps = lambda size, s: f"{size / s / 1e6:,.0f} MB/s"  # noqa: E731
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     out = [
         f"Measured {date.today().isoformat()} with `{command}` "
-        f"({os.cpu_count()} cores, page cache warm, Python {sys.version.split()[0]}).",
+        f"({os.cpu_count()} cores, page cache warm, Python {sys.version.split()[0]}; "
+        f"load average at the end {load}).",
         "",
         "| corpus | operation | ours (first / best) | GNU `grep -c` | ratio (best) | peak RSS (base) |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
         size = label(r["size"])
-        for name in ("literal", "regex"):
+        for name in ("literal", "absent literal", "regex"):
             g = r[f"local_grep_{name}"]
             out.append(
                 f"| {size} local | grep {name} ({g['matches']} matches) | {g['first_s']:.3f} s / "

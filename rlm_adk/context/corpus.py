@@ -235,10 +235,10 @@ class Corpus:
     def reader(self, doc: Document, window: int | None = None) -> WindowReader:
         """A sequential reader for scanning `doc` (see `scan.py`)."""
         if doc.derived_fd >= 0:
-            return FdReader(doc.derived_fd, doc.size, window or self._window(True), own=False)
+            return FdReader(doc.derived_fd, doc.size, window or LOCAL_WINDOW, own=False)
         open_fd = getattr(doc.source, "open_fd", None)
         if open_fd is not None:
-            return FdReader(open_fd(doc.rel), doc.size, window or self._window(True))
+            return FdReader(open_fd(doc.rel), doc.size, window or LOCAL_WINDOW)
         source, rel = doc.source, doc.rel
         with self._lock:
             if self._pool is None:
@@ -247,19 +247,20 @@ class Corpus:
         return PrefetchReader(
             lambda a, b: source.read_bytes(rel, a, b),
             doc.size,
-            window or self._window(False),
+            window or REMOTE_WINDOW,
             pool,
         )
 
-    def scan_window_for(self, doc: Document) -> int:
-        """The scan window for `doc`: small for local files (fits in cache), large for remote."""
-        local = doc.derived_fd >= 0 or hasattr(doc.source, "open_fd")
-        return self._window(local)
+    def scan_window_for(self, doc: Document, *, large: bool = False) -> int:
+        """The scan window for `doc`.
 
-    def _window(self, local: bool) -> int:
+        Local literal scans use 1 MiB (memchr stays in the CPU cache); regex scans (`large`) use
+        8 MiB, since RE2's per-call start-up is paid once per window; remote reads use 8 MiB.
+        """
         if self.scan_window:
             return self.scan_window
-        return LOCAL_WINDOW if local else REMOTE_WINDOW
+        local = doc.derived_fd >= 0 or hasattr(doc.source, "open_fd")
+        return LOCAL_WINDOW if local and not large else REMOTE_WINDOW
 
     def _drop_doc(self, path: str) -> None:
         doc = self._docs.pop(path, None)

@@ -153,7 +153,7 @@ def grep_document(
 ) -> None:
     """Appends matches of `job` to `out` until `max_matches`."""
     doc = job.doc
-    window = corpus.scan_window_for(doc)
+    window = corpus.scan_window_for(doc, large=not isinstance(matcher, LiteralMatcher))
     if isinstance(matcher, LiteralMatcher):
         # A literal cut by a window split is found again thanks to len(needle) - 1 of overlap.
         overlap = len(matcher.needle) - 1
