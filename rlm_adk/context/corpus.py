@@ -239,6 +239,9 @@ class Corpus:
         open_fd = getattr(doc.source, "open_fd", None)
         if open_fd is not None:
             return FdReader(open_fd(doc.rel), doc.size, window or LOCAL_WINDOW)
+        if doc.size <= self.cache.block_size:
+            # A small remote file: its only block is usually cached already (by the sniff).
+            return PrefetchReader(lambda a, b: self.read(doc, a, b), doc.size, doc.size, None)
         source, rel = doc.source, doc.rel
         with self._lock:
             if self._pool is None:

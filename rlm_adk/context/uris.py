@@ -131,7 +131,7 @@ def check_roots(uri: str, roots: list[str]) -> None:
 
 def check_relative(path: str, where: str) -> None:
     """Refuses absolute paths, `..` segments and URIs where a path inside a source is expected."""
-    if "://" in path or path.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", path):
+    if "://" in path or path.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:[\\/]", path):
         raise AccessDenied(f"{path!r}: absolute paths and URIs are not allowed in {where}")
     if ".." in re.split(r"[/\\]", path):
         raise AccessDenied(f"{path!r}: '..' is not allowed in {where}")

@@ -79,6 +79,7 @@ class _FlakyProxy(ThreadingHTTPServer):
         self.status = 503
         self.match = ""
         self.seen = 0
+        self.downloads = 0
         self.lock = threading.Lock()
 
     @property
@@ -100,6 +101,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         with self.server.lock:
+            self.server.downloads += "alt=media" in self.path
             failing = self.server.match in self.path and self.server.failures > 0
             if failing:
                 self.server.failures -= 1

@@ -179,3 +179,14 @@ def test_no_credentials_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/creds.json")
     with pytest.raises(ContextError, match="cannot create a Cloud Storage client"):
         open_context("gs://some-bucket/").files  # noqa: B018
+
+
+def test_small_objects_are_downloaded_once_per_grep(
+    flaky_proxy: Any, make_bucket: MakeBucket
+) -> None:
+    bucket = make_bucket({f"d/{i}.txt": f"doc {i} needle\n".encode() for i in range(10)})
+    h = open_context(f"gs://{bucket}/d/", gcs_client=make_client(flaky_proxy.url))
+    assert len(h.grep("needle")) == 10
+    assert flaky_proxy.downloads == 10  # the sniff's block serves the scan too
+    assert len(h.grep("doc")) == 10
+    assert flaky_proxy.downloads == 10  # and the next grep, from the cache
