@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (  # type: ignore[import-not-found]  # noqa: E402
+from common import (  # type: ignore[import-not-found]
     INSTRUCTION,
     corpus_file,
     count_reply,
