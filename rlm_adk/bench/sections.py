@@ -35,7 +35,8 @@ def systems_section(doc: dict[str, Any], command: str, assets: Path, rel: str) -
     out = [
         "## Systems benchmarks (simulated models)",
         "",
-        f"Measured {doc['date']} on this project's 2-core machine with `{command}`. "
+        f"Measured {doc['date']} (revision `{doc.get('revision', '?')}`) on this project's "
+        f"2-core machine with `{command}`. "
         f"Each figure is the median of {doc['repeats']} separate processes (the 1 GB runs of "
         "the other systems: one process). Every system runs the same scripted root program "
         "(turn 1: chunk the context, one batched sub-query over all chunks, sum the integer "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncGenerator, Callable
 
 from google.adk.models.base_llm import BaseLlm
@@ -70,6 +71,12 @@ class ProgramRoot(BaseLlm):
     _cells: list[str] = PrivateAttr(default_factory=list)
     # A list, not a bare callable: pydantic would bind a callable default as a method.
     _final: list[Callable[[str], str]] = PrivateAttr(default_factory=list)
+    _stamps: list[float] = PrivateAttr(default_factory=list)
+
+    @property
+    def stamps(self) -> list[float]:
+        """`time.perf_counter()` at each call (per-turn overhead is measured from these)."""
+        return self._stamps
 
     @classmethod
     def of(cls, cells: list[str], final: Callable[[str], str]) -> ProgramRoot:
@@ -85,6 +92,7 @@ class ProgramRoot(BaseLlm):
     async def generate_content_async(
         self, llm_request: LlmRequest, stream: bool = False
     ) -> AsyncGenerator[LlmResponse, None]:
+        self._stamps.append(time.perf_counter())
         turn = _tool_turns(llm_request)
         tools_allowed = bool(llm_request.tools_dict)
         if turn < len(self._cells) and tools_allowed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,17 @@ OTHER_SYSTEMS: dict[str, tuple[str, str]] = {
     "rlms": ("rlms==0.1.3", "rlms_driver.py"),
     "dspy": ("dspy==3.4.1", "dspy_driver.py"),
 }
+
+
+def revision() -> str:
+    """`git describe --always --dirty` of the work tree measured (engine edits show as dirty)."""
+    try:
+        proc = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        )
+        return proc.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def log(message: str) -> None:
@@ -66,10 +78,12 @@ class Driver:
         return cls(system, [str(python), str(DRIVERS / OTHER_SYSTEMS[system][1])])
 
     def run(self, spec: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
-        """One measurement in a fresh process."""
+        """One measurement in a fresh process (`spec["env"]` adds environment variables)."""
+        env = {**os.environ, **spec.get("env", {})}
         proc = subprocess.run(
             [*self.command, json.dumps(spec)],
             cwd=ROOT,
+            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -147,21 +161,34 @@ def memory(
     return rows
 
 
+# ADK 2.13's default telemetry schema (v2) builds GenAI semconv attributes from the whole
+# request on every model call, even with no tracer installed; schema 1 does not. rlm-adk is also
+# measured with it, to separate ADK's share of the per-turn cost from the engine's.
+LEGACY_TELEMETRY = {"ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN": "1"}
+
+
 def turns(systems: list[str], repeats: int, sizes: list[int]) -> list[dict[str, Any]]:
     """20 trivial cells with an instant root, at each context size (bytes)."""
     rows = []
     for system in systems:
         driver = Driver.for_system(system)
-        for size in sizes:
-            spec = {
-                "experiment": "turns",
-                "context_bytes": size,
-                "cells": 20,
-                "corpus_dir": str(CACHE / "corpus"),
-            }
-            row = median_run(driver, spec, repeats)
-            row["context_bytes"] = size
-            rows.append(row)
+        variants: list[dict[str, str]] = [{}]
+        if system == "rlm-adk":
+            variants.append(LEGACY_TELEMETRY)
+        for env in variants:
+            for size in sizes:
+                spec: dict[str, Any] = {
+                    "experiment": "turns",
+                    "context_bytes": size,
+                    "cells": 20,
+                    "corpus_dir": str(CACHE / "corpus"),
+                }
+                if env:
+                    spec["env"] = env
+                row = median_run(driver, spec, repeats)
+                row["context_bytes"] = size
+                row["variant"] = "ADK telemetry schema 1" if env else "defaults"
+                rows.append(row)
     return rows
 
 
@@ -190,7 +217,12 @@ def run_all(
 ) -> dict[str, Any]:
     """Every requested suite; returns the results document written as JSON."""
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    out: dict[str, Any] = {"date": started, "systems": systems, "repeats": repeats}
+    out: dict[str, Any] = {
+        "date": started,
+        "revision": revision(),
+        "systems": systems,
+        "repeats": repeats,
+    }
     if "fanout" in suites:
         out["fanout"] = fanout(systems, repeats, concurrencies)
     if "memory" in suites:

@@ -183,3 +183,20 @@ def parse_spec(argv: list[str]) -> dict[str, Any]:
     if len(argv) != 2:
         raise SystemExit(f"usage: {os.path.basename(argv[0])} '<json spec>'")
     return dict(json.loads(argv[1]))
+
+
+def turn_stats(answer: str, n: int, intervals: list[float], walls: list[float]) -> dict[str, Any]:
+    """Median turn interval and the rest of a run's wall time (the fixed cost)."""
+    intervals.sort()
+    walls.sort()
+    per_turn = intervals[len(intervals) // 2]
+    wall = walls[len(walls) // 2]
+    return {
+        "answer": answer,
+        "expected": str(n - 1),
+        "correct": answer.strip() == str(n - 1),
+        "per_turn_ms": round(per_turn * 1000, 3),
+        "p90_turn_ms": round(intervals[int(len(intervals) * 0.9)] * 1000, 3),
+        "run_wall_s": round(wall, 4),
+        "fixed_s": round(wall - n * per_turn, 4),
+    }

@@ -18,6 +18,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import itertools
+
 from common import (  # type: ignore[import-not-found]
     INSTRUCTION,
     corpus_file,
@@ -26,6 +28,7 @@ from common import (  # type: ignore[import-not-found]
     measure,
     needles_in,
     parse_spec,
+    turn_stats,
 )
 
 COUNT_CODE = """parts = [context[i:i + {chunk}] for i in range(0, len(context), {chunk})]
@@ -33,6 +36,10 @@ replies = llm_query_batched([{instruction!r} + "\\n\\n" + p for p in parts])
 total = sum(int(r) for r in replies)
 print("chunks", len(parts), "total", total)"""
 ANSWER_CODE = "SUBMIT(output=str(total))"
+
+
+CELL = "{code}"
+SUBMIT_X = "SUBMIT(output=str(x))"
 
 
 def _adapter_reply(code: str) -> str:
@@ -61,6 +68,7 @@ def _models(cells: list[str], latency: float) -> tuple[Any, Any]:
             self.turn = 0
 
         def forward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> Any:
+            STAMPS.append(time.perf_counter())
             code = cells[min(self.turn, len(cells) - 1)]
             self.turn += 1
             return _response(_adapter_reply(code))
@@ -95,34 +103,31 @@ def run(cells: list[str], context: str, latency: float) -> dict[str, Any]:
     return {"answer": str(result.output), "sub_calls": sub.calls}
 
 
-def turns(context: str, n: int) -> dict[str, Any]:
-    """Per-turn cost: the slope between a 1-cell and an n-cell run (after a warm-up)."""
-    cells = [f"x = {i}\nprint('total', x)" for i in range(n)]
-    one = [cells[0], "SUBMIT(output=str(x))"]
-    many = [*cells, one[1]]
-    run(one, context, 0.0)
-    samples = []
-    for _ in range(5):
+STAMPS: list[float] = []
+"""`time.perf_counter()` at each root-model call (per-turn overhead is measured from these)."""
+
+
+def turns(context: str, n: int, runs: int) -> dict[str, Any]:
+    """Per-turn cost: the median interval between consecutive root-model calls of an n-cell
+    run (each interval is one trivial cell plus the framework around it)."""
+    cells = [CELL.format(code=f"x = {i}\nprint('total', x)") for i in range(n)]
+    program = [*cells, CELL.format(code=SUBMIT_X)]
+    run(program[:2] + program[-1:], context, 0.0)  # warm-up
+    intervals: list[float] = []
+    walls: list[float] = []
+    for _ in range(runs):
+        STAMPS.clear()
         t0 = time.perf_counter()
-        a = run(one, context, 0.0)
-        t1 = time.perf_counter()
-        b = run(many, context, 0.0)
-        t2 = time.perf_counter()
-        samples.append((t1 - t0, t2 - t1))
-    samples.sort(key=lambda s: s[1] - s[0])
-    short, long = samples[len(samples) // 2]
-    per_turn = (long - short) / (n - 1)
-    return {
-        "answer": b["answer"],
-        "expected": str(n - 1),
-        "correct": b["answer"].strip() == str(n - 1) and a["answer"].strip() == "0",
-        "per_turn_ms": round(per_turn * 1000, 3),
-        "fixed_s": round(short - per_turn, 4),
-    }
+        out = run(program, context, 0.0)
+        walls.append(time.perf_counter() - t0)
+        intervals += [b - a for a, b in itertools.pairwise(STAMPS)]
+    return turn_stats(out["answer"], n, intervals, walls)
 
 
 def main(argv: list[str]) -> int:
     spec = parse_spec(argv)
+    import dspy  # noqa: F401  # imported before measuring, as in every driver
+
     size = int(spec["context_bytes"])
     path = corpus_file(size, Path(spec["corpus_dir"]))
     if spec["experiment"] == "chunked_count":
@@ -137,7 +142,8 @@ def main(argv: list[str]) -> int:
 
         result = measure(go)
     elif spec["experiment"] == "turns":
-        result = measure(lambda: turns(path.read_text(), int(spec.get("cells", 20))))
+        text = path.read_text()
+        result = measure(lambda: turns(text, int(spec.get("cells", 20)), int(spec.get("runs", 5))))
     else:
         raise SystemExit(f"dspy driver: unknown experiment {spec['experiment']!r}")
     result.update(system="dspy.RLM (LocalInterpreter)", spec=spec)

@@ -17,6 +17,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import itertools
+
 from common import (  # type: ignore[import-not-found]
     INSTRUCTION,
     corpus_file,
@@ -25,6 +27,7 @@ from common import (  # type: ignore[import-not-found]
     measure,
     needles_in,
     parse_spec,
+    turn_stats,
 )
 
 COUNT_CELL = """```repl
@@ -37,6 +40,10 @@ ANSWER_CELL = """```repl
 answer["content"] = str(total)
 answer["ready"] = True
 ```"""
+
+
+CELL = "```repl\n{code}\n```"
+SUBMIT_X = 'answer["content"] = str(x)\nanswer["ready"] = True'
 
 
 def _clients(cells: list[str], latency: float) -> tuple[type, type]:
@@ -68,6 +75,7 @@ def _clients(cells: list[str], latency: float) -> tuple[type, type]:
             self.usage = Usage()
 
         def completion(self, prompt: Any) -> str:
+            STAMPS.append(time.perf_counter())
             cell = cells[min(self.turn, len(cells) - 1)]
             self.turn += 1
             self.usage.calls += 1
@@ -133,8 +141,31 @@ def run(cells: list[str], context: str, latency: float) -> dict[str, Any]:
     return {"answer": str(result.response), "sub_calls": sub.usage.calls if sub else 0}
 
 
+STAMPS: list[float] = []
+"""`time.perf_counter()` at each root-model call (per-turn overhead is measured from these)."""
+
+
+def turns(context: str, n: int, runs: int) -> dict[str, Any]:
+    """Per-turn cost: the median interval between consecutive root-model calls of an n-cell
+    run (each interval is one trivial cell plus the framework around it)."""
+    cells = [CELL.format(code=f"x = {i}\nprint('total', x)") for i in range(n)]
+    program = [*cells, CELL.format(code=SUBMIT_X)]
+    run(program[:2] + program[-1:], context, 0.0)  # warm-up
+    intervals: list[float] = []
+    walls: list[float] = []
+    for _ in range(runs):
+        STAMPS.clear()
+        t0 = time.perf_counter()
+        out = run(program, context, 0.0)
+        walls.append(time.perf_counter() - t0)
+        intervals += [b - a for a, b in itertools.pairwise(STAMPS)]
+    return turn_stats(out["answer"], n, intervals, walls)
+
+
 def main(argv: list[str]) -> int:
     spec = parse_spec(argv)
+    import rlm.core.rlm  # noqa: F401  # imported before measuring, as in every driver
+
     size = int(spec["context_bytes"])
     path = corpus_file(size, Path(spec["corpus_dir"]))
     if spec["experiment"] == "chunked_count":
@@ -150,38 +181,13 @@ def main(argv: list[str]) -> int:
 
         result = measure(go)
     elif spec["experiment"] == "turns":
-        result = measure(lambda: turns(path.read_text(), int(spec.get("cells", 20))))
+        text = path.read_text()
+        result = measure(lambda: turns(text, int(spec.get("cells", 20)), int(spec.get("runs", 5))))
     else:
         raise SystemExit(f"rlms driver: unknown experiment {spec['experiment']!r}")
     result.update(system="rlms", spec=spec)
     emit(result)
     return 0
-
-
-def turns(context: str, n: int) -> dict[str, Any]:
-    """Per-turn cost: the slope between a 1-cell and an n-cell run (after a warm-up)."""
-    cells = [f"```repl\nx = {i}\nprint('total', x)\n```" for i in range(n)]
-    one = [cells[0], '```repl\nanswer["content"] = str(x)\nanswer["ready"] = True\n```']
-    many = [*cells, one[1]]
-    run(one, context, 0.0)
-    samples = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        a = run(one, context, 0.0)
-        t1 = time.perf_counter()
-        b = run(many, context, 0.0)
-        t2 = time.perf_counter()
-        samples.append((t1 - t0, t2 - t1))
-    samples.sort(key=lambda s: s[1] - s[0])
-    short, long = samples[len(samples) // 2]
-    per_turn = (long - short) / (n - 1)
-    return {
-        "answer": b["answer"],
-        "expected": str(n - 1),
-        "correct": b["answer"].strip() == str(n - 1) and a["answer"].strip() == "0",
-        "per_turn_ms": round(per_turn * 1000, 3),
-        "fixed_s": round(short - per_turn, 4),
-    }
 
 
 if __name__ == "__main__":
