@@ -12,7 +12,7 @@ then measures, each in a fresh child process so peak RSS is clean:
 - the same grep and chunking through fake-gcs-server (the real google-cloud-storage client);
 - ranged-read latency against the emulator (4 KiB object ranges; handle reads cold and warm).
 
-Peak RSS is the child's `ru_maxrss`; "base" is its RSS after imports, before any work.
+Peak RSS is the child's high-water mark (VmHWM); "base" is its RSS after imports, before any work.
 """
 
 from __future__ import annotations
@@ -112,6 +112,16 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
+def _peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report at least
+    # the RSS its parent had when it forked.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _open(task: dict[str, Any]) -> Any:
     from rlm_adk.context import open_context
 
@@ -165,7 +175,7 @@ def child(task: dict[str, Any]) -> dict[str, Any]:
                 sink.append(time.perf_counter() - started)
         out.update(raw_ms=_percentiles(raw), cold_ms=_percentiles(cold), warm_ms=_percentiles(warm))
     handle.close()
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return out
 
 

@@ -11,6 +11,7 @@ catastrophic pattern. Line numbers are counted only up to matches (see `LineInde
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +121,17 @@ def compile_pattern(pattern: str, *, literal: bool = False, ignore_case: bool = 
         return RegexMatcher(re2.compile(source.encode("utf-8"), options))
     except re2.error as exc:
         raise _explain(pattern, exc) from None
+
+
+def compile_path_filter(pattern: str) -> Callable[[str], bool]:
+    """A predicate "the regex `pattern` occurs in this path", on RE2 (paths are untrusted too)."""
+    matcher = compile_pattern(pattern)
+
+    def matches(path: str) -> bool:
+        data = path.encode("utf-8")
+        return matcher.search(data, 0, len(data)) is not None
+
+    return matches
 
 
 def _explain(pattern: str, exc: Exception) -> ContextError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from rlm_adk.context.base import (
 )
 from rlm_adk.context.cache import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_BYTES, BlockCache
 from rlm_adk.context.corpus import Corpus, Document
-from rlm_adk.context.grep import GrepJob, compile_pattern, grep_document
+from rlm_adk.context.grep import GrepJob, compile_path_filter, compile_pattern, grep_document
 from rlm_adk.context.lines import LineCounter, read_lines
 from rlm_adk.context.memory import tune_malloc
 from rlm_adk.context.text import TextSource
@@ -111,15 +110,10 @@ class ContextHandle:
 
     def list_files(self, pattern: str | None = None, limit: int = 1000) -> list[FileInfo]:
         """Files whose path matches the regex `pattern` (all when None), at most `limit`."""
-        rx = None
-        if pattern:
-            try:
-                rx = re.compile(pattern)
-            except re.error as exc:
-                raise ContextError(f"invalid regex {pattern!r}: {exc}") from None
+        matches = compile_path_filter(pattern) if pattern else None
         out = []
         for f in self.files:
-            if rx is None or rx.search(f.path):
+            if matches is None or matches(f.path):
                 out.append(f)
                 if len(out) >= limit:
                     break

@@ -185,3 +185,14 @@ def test_reads_are_bounded(tmp_path: Path) -> None:
         h.read(f"{tmp_path.name}/big.txt")
     assert len(h.read(f"{tmp_path.name}/big.txt", 0, 1000)) == 1000
     assert len(h.lines(f"{tmp_path.name}/big.txt", 0, 10)[0]) <= 1000 + 65536
+
+
+def test_list_files_regex_is_linear_time(tmp_path: Path) -> None:
+    import time
+
+    (tmp_path / ("a" * 200 + ".txt")).write_text("x")
+    h = open_context(str(tmp_path))
+    started = time.perf_counter()
+    assert h.list_files(r"(a+)+$") == []  # exponential for a backtracking engine
+    assert len(h.list_files(r"a{3}\.txt$")) == 1
+    assert time.perf_counter() - started < 2.0
