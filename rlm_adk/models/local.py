@@ -23,6 +23,7 @@ it works as `LlmAgent(model=...)`, as the RLM's root or sub model, and resolves 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import importlib.util
 import json
@@ -237,6 +238,9 @@ class _LocalEngine:
         self, plan: ChatPlan, sampling: _Sampling, cancelled: threading.Event
     ) -> _Completion:
         """Runs one completion (on the worker thread)."""
+        if cancelled.is_set() or _SHUTDOWN.is_set():
+            # Cancelled while queued (or exiting): skip even the prompt evaluation.
+            raise concurrent.futures.CancelledError()
         with self.lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
