@@ -15,10 +15,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
@@ -129,25 +130,44 @@ def content(text: str | None, enabled: bool, limit: int = MAX_CONTENT_CHARS) -> 
 
 def messages_json(role: str, text: str) -> str:
     """One message in the gen_ai `input.messages`/`output.messages` JSON shape."""
-    return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]}])
+    # Built by hand around one json.dumps of the text: this runs once per sub-call.
+    return f'[{{"role": "{role}", "parts": [{{"type": "text", "content": {json.dumps(text)}}}]}}]'
 
 
 # -- spans -------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Span]:
-    """A span named `name` under the current one; exceptions mark it as an error."""
-    attrs = {k: v for k, v in attributes.items() if v is not None}
-    with _TRACER.start_as_current_span(
-        name, attributes=attrs, record_exception=False, set_status_on_exception=False
-    ) as current:
+class _SpanScope:
+    """`with span(...) as s:` — the span is current inside, ended on exit, marked as an error
+    when an exception leaves it. A plain class: cheaper than two generator context managers,
+    which matters on the per-sub-call path."""
+
+    __slots__ = ("_attributes", "_name", "_span", "_token")
+
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        self._name = name
+        self._attributes = attributes
+
+    def __enter__(self) -> Span:
+        current = _TRACER.start_span(self._name, attributes=self._attributes)
+        self._span = current
+        self._token = otel_context.attach(trace.set_span_in_context(current))
+        return current
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        current = self._span
         try:
-            yield current
-        except BaseException as exc:
-            current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            current.set_attribute("error.type", type(exc).__name__)
-            raise
+            if exc_type is not None and current.is_recording():
+                current.set_status(Status(StatusCode.ERROR, exc_type.__name__))
+                current.set_attribute("error.type", exc_type.__name__)
+        finally:
+            otel_context.detach(self._token)
+            current.end()
+
+
+def span(name: str, **attributes: Any) -> _SpanScope:
+    """A span named `name` under the current one (None-valued attributes are left out)."""
+    return _SpanScope(name, {k: v for k, v in attributes.items() if v is not None})
 
 
 def set_attributes(current: Span, **attributes: Any) -> None:
@@ -292,8 +312,22 @@ def span_to_dict(span_: ReadableSpan) -> dict[str, Any]:
             }
             for e in span_.events
         ],
-        "resource": {k: _jsonable(v) for k, v in span_.resource.attributes.items()},
+        "resource": _resource_dict(span_.resource),
     }
+
+
+_RESOURCES: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _resource_dict(resource: Any) -> dict[str, Any]:
+    """A provider's resource as JSON data, computed once (it is the same for every span)."""
+    cached = _RESOURCES.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        cached = _RESOURCES[id(resource)] = (
+            resource,
+            {k: _jsonable(v) for k, v in resource.attributes.items()},
+        )
+    return cached[1]
 
 
 def _jsonable(value: Any) -> Any:

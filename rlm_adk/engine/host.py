@@ -13,7 +13,6 @@ from rlm_adk.engine.budget import LimitReached, NodeInfo
 from rlm_adk.engine.calls import ModelCallError, estimate_tokens, plain_request, response_text
 from rlm_adk.sandbox.bridge import HostBridge
 from rlm_adk.telemetry import (
-    GEN_AI_CONVERSATION_ID,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_INPUT_TOKENS,
     GEN_AI_OPERATION,
@@ -230,6 +229,7 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
     capture = capture_content(request.config.capture_content)
     request.emit("subcall_start", node_id=child.node_id, depth=child.depth)
     started = time.perf_counter()
+    # The per-sub-call span: few attributes, set in two batches (this path runs 1,000s of times).
     with span(
         "rlm.subcall",
         **{
@@ -237,10 +237,8 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
             "rlm.parent_node_id": node.node_id,
             "rlm.depth": child.depth,
             "rlm.kind": kind,
-            "rlm.request_id": request.request_id,
             GEN_AI_OPERATION: "chat",
             GEN_AI_REQUEST_MODEL: name,
-            GEN_AI_CONVERSATION_ID: request.conversation_id,
             GEN_AI_INPUT_MESSAGES: messages_json("user", content(prompt, True) or "")
             if capture
             else None,
@@ -265,17 +263,19 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
         finally:
             child.ended = child.started + child.wall_seconds
             if current.is_recording():
-                current.set_attribute("rlm.outcome", _outcome(outcome, error))
-                current.set_attribute("rlm.retries", child.usage.retries)
+                ended: dict[str, Any] = {
+                    "rlm.outcome": _outcome(outcome, error),
+                    "rlm.retries": child.usage.retries,
+                }
                 if outcome is not None:
-                    current.set_attribute(GEN_AI_INPUT_TOKENS, outcome.input_tokens)
-                    current.set_attribute(GEN_AI_OUTPUT_TOKENS, outcome.output_tokens)
-                    current.set_attribute("rlm.cost_usd", outcome.cost_usd)
+                    ended[GEN_AI_INPUT_TOKENS] = outcome.input_tokens
+                    ended[GEN_AI_OUTPUT_TOKENS] = outcome.output_tokens
+                    ended["rlm.cost_usd"] = outcome.cost_usd
                     if capture:
-                        current.set_attribute(
-                            GEN_AI_OUTPUT_MESSAGES,
-                            messages_json("assistant", content(text, True) or ""),
+                        ended[GEN_AI_OUTPUT_MESSAGES] = messages_json(
+                            "assistant", content(text, True) or ""
                         )
+                current.set_attributes(ended)
             request.emit(
                 "subcall_end",
                 node_id=child.node_id,

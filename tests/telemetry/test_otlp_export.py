@@ -96,4 +96,5 @@ def test_spans_reach_a_loopback_otlp_receiver():
     for call in (s for s in rlm if s["name"] == "rlm.subcall"):
         assert call["attributes"]["gen_ai.usage.input_tokens"] == 7
         assert call["attributes"]["gen_ai.usage.output_tokens"] == 3
-        assert call["attributes"]["gen_ai.conversation.id"] == run["session"]
+    for agent in (s for s in rlm if s["name"] == "rlm.agent"):
+        assert agent["attributes"]["gen_ai.conversation.id"] == run["session"]
