@@ -20,7 +20,9 @@ Answers, in order of precedence for each request: the next scripted item (`serve
 response dict, a `FakeError` such as `FakeError.rate_limited()`, or a callable
 `(request_json) -> response_json`), else the `handler` callable, else an HTTP 400 saying the
 script ran out (400 is not retried, so a test fails fast). `text_response` and `call_response`
-build response JSON with `usageMetadata`.
+build response JSON with `usageMetadata`. Requests are served on concurrent threads (parallel
+sub-calls really run in parallel; `latency=` simulates model time), so a handler may be called
+from several threads at once. `server.requests` records every request with its answer's status.
 
 Usage from a conftest (the module is importable as `tests.fakes.gemini_server`)::
 
