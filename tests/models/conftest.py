@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rlm_adk.models import llama_cpp_available, unload_local_models
-from rlm_adk.models.local import _engine_for
+from rlm_adk.models.local_engine import _engine_for
 from tests.fakes.gemini_server import fake_gemini_server  # noqa: F401  (re-exported fixture)
 
 REPO = Path(__file__).resolve().parents[2]

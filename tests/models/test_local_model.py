@@ -24,7 +24,7 @@ from google.adk.tools import FunctionTool, ToolContext
 from google.genai import types
 
 from rlm_adk.models import LocalLlm, model_name, resolve_model, usage_of
-from rlm_adk.models.local import ContextWindowExceededError
+from rlm_adk.models.local_engine import ContextWindowExceededError
 
 MOODS: list[tuple[str, int]] = []
 
