@@ -95,3 +95,20 @@ async def test_rlm_run_scores_its_final_answer() -> None:
     assert outcome.reply.strip() == task.answer
     assert outcome.score == 1.0
     assert outcome.calls == 2 and outcome.sub_calls == 0
+
+
+async def test_proposed_slot_first_batch_gives_the_same_exact_answer(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from rlm_adk import open_context
+    from rlm_adk.bench.profiles import slot_first_llm_batch
+    from rlm_adk.engine.host import HostAPI
+
+    monkeypatch.setattr(HostAPI, "llm_batch", slot_first_llm_batch)
+    size = 128 * 1024
+    path = common.corpus_file(size, tmp_path)
+    cell = COUNT_CELL.format(chunk=4096, instruction=common.INSTRUCTION)
+    context = open_context(str(path))
+    out = await run_program([cell], context, latency=0.0, concurrency=4, max_calls=100)
+    context.close()
+    assert out["answer"].strip() == str(common.needles_in(size))

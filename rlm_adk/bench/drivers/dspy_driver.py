@@ -134,6 +134,12 @@ def main(argv: list[str]) -> int:
         cells = [COUNT_CODE.format(chunk=int(spec["chunk_bytes"]), instruction=INSTRUCTION)]
         cells.append(ANSWER_CODE)
         expected = str(needles_in(size))
+        if spec.get("warmup", True):  # one small request first, as in every driver
+            run(
+                [COUNT_CODE.format(chunk=64, instruction=INSTRUCTION), ANSWER_CODE],
+                "NEEDLE\n" * 64,
+                0.0,
+            )
 
         def go() -> dict[str, Any]:
             out = run(cells, path.read_text(), float(spec["latency"]))

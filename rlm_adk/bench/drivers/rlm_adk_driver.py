@@ -131,6 +131,14 @@ async def turns(spec: dict[str, Any]) -> dict[str, Any]:
     return turn_stats(out["answer"], n, intervals, walls)
 
 
+async def warm_up() -> None:
+    """One small request before measuring (lazy imports, first-use caches), as in every driver."""
+    from rlm_adk import open_text
+
+    cell = COUNT_CELL.format(chunk=64, instruction=INSTRUCTION)
+    await run_program([cell], open_text("NEEDLE\n" * 64), latency=0.0, concurrency=8, max_calls=100)
+
+
 async def _sim_model_cpu(calls: int) -> float:
     """CPU seconds the simulated sub-model itself spends on `calls` calls."""
     from rlm_adk.bench.sim import CountingSubLlm
@@ -187,6 +195,8 @@ def main(argv: list[str]) -> int:
 
     if "corpus_dir" in spec:  # written before measuring (reused when present)
         corpus_file(int(spec["context_bytes"]), Path(spec["corpus_dir"]))
+    if spec.get("warmup", True) and spec["experiment"] == "chunked_count":
+        asyncio.run(warm_up())
     result = measure(lambda: asyncio.run(experiment(spec)))
     result.update(system="rlm-adk", spec=spec)
     emit(result)

@@ -172,6 +172,12 @@ def main(argv: list[str]) -> int:
         cells = [COUNT_CELL.format(chunk=int(spec["chunk_bytes"]), instruction=INSTRUCTION)]
         cells.append(ANSWER_CELL)
         expected = str(needles_in(size))
+        if spec.get("warmup", True):  # one small request first, as in every driver
+            run(
+                [COUNT_CELL.format(chunk=64, instruction=INSTRUCTION), ANSWER_CELL],
+                "NEEDLE\n" * 64,
+                0.0,
+            )
 
         def go() -> dict[str, Any]:
             context = path.read_text()  # rlms takes the context as a string

@@ -1,0 +1,161 @@
+"""Engine profiles behind the systems figures, and measured effects of proposed fixes.
+
+Run by `tools/bench_profile.py`; each experiment is one process (`python -m
+rlm_adk.bench.profiles '<json>'`). A proposed fix is applied by patching the engine *in that
+process only* (the engine files are not edited here), so its effect is measured against the
+unpatched engine in the same run:
+
+- `slot_first`: `llm_batch` renders a prompt (reads its chunk) only once a concurrency slot is
+  free, instead of reading every chunk of the batch up front.
+- `timeline`: when the root's calls and the sub-calls start and end in a fan-out request.
+- `cprofile`: where the main thread's time goes (top functions by own time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import itertools
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rlm_adk.bench.drivers.common import INSTRUCTION, corpus_file, emit, measure, parse_spec
+
+
+async def slot_first_llm_batch(self: Any, prompts: Any, model: str | None = None) -> list[str]:
+    """`HostAPI.llm_batch` as proposed: each prompt is rendered (its chunk read) only once a
+    concurrency slot is free, so at most `max_concurrency` chunk texts are alive at once."""
+    from rlm_adk.engine import host
+
+    node = self._node()
+    if isinstance(prompts, (str, bytes)) or not isinstance(prompts, (list, tuple)):
+        raise TypeError("llm_batch takes a list of prompts")
+    slots = asyncio.Semaphore(node.request.config.max_concurrency)
+
+    async def one(item: Any) -> str:
+        async with slots:
+            try:
+                text = await host.render_prompt(item, node)
+                return await host.plain_call(node, text, model=model, kind="llm_batch")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return f"ERROR: {exc}"
+
+    return list(await asyncio.gather(*(one(p) for p in prompts)))
+
+
+def patch_slot_first() -> None:
+    """Applies the proposed fix to this process only."""
+    from rlm_adk.engine import host
+
+    host.HostAPI.llm_batch = slot_first_llm_batch  # type: ignore[method-assign]
+
+
+def _install_timeline(marks: dict[str, list[float]]) -> None:
+    from rlm_adk.bench import sim
+
+    sub_gen = sim.CountingSubLlm.generate_content_async
+    root_gen = sim.ProgramRoot.generate_content_async
+
+    async def sub(self: Any, request: Any, stream: bool = False) -> Any:
+        marks["sub_start"].append(time.perf_counter())
+        async for response in sub_gen(self, request, stream):
+            marks["sub_end"].append(time.perf_counter())
+            yield response
+
+    async def root(self: Any, request: Any, stream: bool = False) -> Any:
+        marks["root"].append(time.perf_counter())
+        async for response in root_gen(self, request, stream):
+            yield response
+
+    sim.CountingSubLlm.generate_content_async = sub  # type: ignore[method-assign]
+    sim.ProgramRoot.generate_content_async = root  # type: ignore[method-assign]
+
+
+async def _count_request(spec: dict[str, Any]) -> dict[str, Any]:
+    from rlm_adk import open_context
+    from rlm_adk.bench.drivers.rlm_adk_driver import COUNT_CELL, run_program
+
+    size, chunk = int(spec["context_bytes"]), int(spec["chunk_bytes"])
+    context = open_context(str(corpus_file(size, Path(spec["corpus_dir"]))))
+    cell = COUNT_CELL.format(chunk=chunk, instruction=INSTRUCTION)
+    out = await run_program(
+        [cell],
+        context,
+        latency=float(spec["latency"]),
+        concurrency=int(spec.get("concurrency", 64)),
+        max_calls=size // chunk + 10,
+    )
+    context.close()
+    return {"answer": out["answer"]}
+
+
+def _timeline(marks: dict[str, list[float]], t0: float, concurrency: int) -> dict[str, Any]:
+    starts, ends = sorted(marks["sub_start"]), sorted(marks["sub_end"])
+    waves = [round(starts[i] - t0, 3) for i in range(0, len(starts), concurrency)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(waves)]
+    return {
+        "root_calls_s": [round(t - t0, 3) for t in marks["root"]],
+        "first_sub_start_s": round(starts[0] - t0, 3) if starts else None,
+        "last_sub_end_s": round(ends[-1] - t0, 3) if ends else None,
+        "wave_starts_s": waves,
+        "median_wave_gap_s": sorted(gaps)[len(gaps) // 2] if gaps else None,
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec = parse_spec(argv)
+    import google.adk.runners  # noqa: F401  # imports before measuring
+
+    from rlm_adk.bench.drivers import rlm_adk_driver  # noqa: F401
+
+    if spec.get("slot_first"):
+        patch_slot_first()
+    corpus_file(int(spec["context_bytes"]), Path(spec["corpus_dir"]))
+    asyncio.run(rlm_adk_driver.warm_up())
+    marks: dict[str, list[float]] = {"root": [], "sub_start": [], "sub_end": []}
+    if spec.get("timeline"):
+        _install_timeline(marks)
+    profiler = cProfile.Profile() if spec.get("cprofile") else None
+    t0 = time.perf_counter()
+
+    def go() -> dict[str, Any]:
+        if profiler is not None:
+            profiler.enable()
+        try:
+            return asyncio.run(_count_request(spec))
+        finally:
+            if profiler is not None:
+                profiler.disable()
+
+    result = measure(go)
+    if spec.get("timeline"):
+        result["timeline"] = _timeline(marks, t0, int(spec.get("concurrency", 64)))
+    if profiler is not None:
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(12)
+        result["cprofile_top"] = _compact(buffer.getvalue())
+    result.update(system="rlm-adk", spec=spec)
+    emit(result)
+    time.sleep(0.05)
+    return 0
+
+
+def _compact(report: str) -> list[str]:
+    """The table rows of a pstats report, with long paths shortened."""
+    rows = []
+    for line in report.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[0][0].isdigit():
+            where = parts[5].replace(str(Path(sys.prefix)), "<venv>")
+            rows.append(f"{parts[0]:>10} calls  {parts[1]:>7} s own  {parts[3]:>7} s cum  {where}")
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
