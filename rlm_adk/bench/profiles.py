@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     spec = parse_spec(argv)
     import google.adk.runners  # noqa: F401  # imports before measuring
 
-    from rlm_adk.bench.drivers import rlm_adk_driver  # noqa: F401
+    from rlm_adk.bench.drivers import rlm_adk_driver
 
     if spec.get("slot_first"):
         patch_slot_first()
