@@ -96,3 +96,18 @@ def test_systems_section_judges_targets(tmp_path: Path) -> None:
     assert "met" in text and "rlms 3.9x slower" in text
     text = systems_section({**doc, "fanout": [slow, other]}, "cmd", tmp_path, "bench")
     assert "**missed**" in text
+
+
+def test_cli_task_prints_the_generated_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from rlm_adk.bench import cli_main, make_task
+
+    assert cli_main(["task", "oolong", "2K", "--seed", "4", "--write", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[: printed.rindex("}") + 1])
+    task = make_task("oolong", 2048, 4)
+    assert summary["answer"] == task.answer and summary["task_id"] == "oolong-2048-4"
+    assert (tmp_path / "oolong-2048-4.txt").read_text() == task.context
