@@ -305,16 +305,19 @@ async def test_cancelled_run_leaves_no_orphans(open_sandbox: Opener, backend: Ba
     cell.cancel()
     with pytest.raises(asyncio.CancelledError):
         await cell
-    survivors = backend.workers() & mine
+    if not backend.pooled:
+        assert not backend.workers() & mine  # killed and reaped before `run` re-raised
     # The sandbox itself is still usable: the next cell runs in a fresh REPL.
     fresh = await sandbox.run("print('fresh')\nleaked")
     assert fresh.output == "fresh\n" and fresh.error_type == "NameError"
-    if backend.pooled and survivors:
-        # Monty hands a worker that was cancelled while waiting on the host back to its pool
-        # (idle, state reset) instead of killing it: it must be reused, not left running.
-        assert not backend.workers() - before - mine
-    else:
-        assert not survivors
+    if backend.pooled:
+        # Monty ends the worker in the background, or, when the cell was waiting on the host,
+        # hands it back to its pool idle (state reset) and reuses it: either way, at most the one
+        # worker now serving this sandbox remains, never one still running the cancelled cell.
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while len(backend.workers() - before) > 1 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert len(backend.workers() - before) <= 1
 
 
 REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
