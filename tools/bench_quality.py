@@ -29,5 +29,13 @@ if __name__ == "__main__":
     from rlm_adk.bench.cli import main
 
     args = sys.argv[1:]
-    defaults = ["--name", "quality-local", "--label", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (local)"]
+    shown = " ".join(["python3 tools/bench_quality.py", *args]).strip()
+    defaults = [
+        "--name",
+        "quality-local",
+        "--label",
+        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (local)",
+        "--as-command",
+        shown,
+    ]
     raise SystemExit(main(["quality", "--model", f"local:{path}", *defaults, *args]))

@@ -20,4 +20,5 @@ if __name__ == "__main__":
     ensure_environment()
     from rlm_adk.bench.cli import main
 
-    raise SystemExit(main(["systems", *sys.argv[1:]]))
+    shown = " ".join(["python3 tools/bench_systems.py", *sys.argv[1:]])
+    raise SystemExit(main(["systems", "--as-command", shown, *sys.argv[1:]]))

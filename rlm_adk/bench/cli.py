@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     systems.add_argument("--memory-mb", default="100,250,1000", help="rlm-adk corpus sizes")
     systems.add_argument("--other-memory-mb", default="100,1000", help="rlms/dspy corpus sizes")
     systems.add_argument("--no-docs", action="store_true", help="JSON only")
+    systems.add_argument("--as-command", help="the command shown in the report (for scripts)")
 
     quality = sub.add_parser("quality", help="RLM against the same model called directly")
     quality.add_argument("--model", required=True, help="root model (e.g. local:/path.gguf)")
@@ -62,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     quality.add_argument("--name", default="quality", help="section and file name")
     quality.add_argument("--label", help="model label in the report")
     quality.add_argument("--no-docs", action="store_true", help="JSON only")
+    quality.add_argument(
+        "--resume", action="store_true", help="keep rows already in the JSON; run only the rest"
+    )
+    quality.add_argument("--as-command", help="the command shown in the report (for scripts)")
     return parser
 
 
@@ -101,7 +106,7 @@ def cmd_systems(args: argparse.Namespace, argv: list[str]) -> int:
         memory_mb=_ints(args.memory_mb),
         other_memory_mb=_ints(args.other_memory_mb),
     )
-    doc["command"] = _command(argv)
+    doc["command"] = args.as_command or _command(argv)
     path = _write_json("systems", doc)
     print(path)
     if not args.no_docs:
@@ -138,9 +143,16 @@ def cmd_quality(args: argparse.Namespace, argv: list[str]) -> int:
         "max_llm_calls": plan.max_llm_calls,
         "max_iterations": plan.max_iterations,
         "max_wall_seconds": plan.max_wall_seconds,
-        "command": _command(argv),
+        "command": args.as_command or _command(argv),
     }
     rows: list[dict[str, Any]] = []
+    done: set[tuple[str, str]] = set()
+    previous = ASSETS / f"{args.name}.json"
+    if args.resume and previous.exists():
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        rows = list(old.get("rows", []))
+        done = {(r["task_id"], r["method"]) for r in rows}
+        meta["date"] = f"{old['meta']['date']} to {meta['date']}"
 
     def on_result(outcome: Any) -> None:
         rows.append(outcome.row())
@@ -152,7 +164,7 @@ def cmd_quality(args: argparse.Namespace, argv: list[str]) -> int:
         )
         _write_json(args.name, {"meta": meta, "rows": rows})  # partial results survive a stop
 
-    run_plan_sync(plan, on_result)
+    run_plan_sync(plan, on_result, skip=done)
     path = _write_json(args.name, {"meta": meta, "rows": rows})
     print(path)
     if not args.no_docs:

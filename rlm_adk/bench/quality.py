@@ -166,8 +166,11 @@ class QualityPlan:
     methods: tuple[str, ...] = ("direct", "rlm")
 
 
-async def run_plan(plan: QualityPlan, on_result: Any = None) -> list[Outcome]:
-    """Runs every item of the plan in order; `on_result(outcome)` sees each as it lands."""
+async def run_plan(
+    plan: QualityPlan, on_result: Any = None, skip: set[tuple[str, str]] | None = None
+) -> list[Outcome]:
+    """Runs every item of the plan in order; `on_result(outcome)` sees each as it lands.
+    Items whose `(task_id, method)` is in `skip` are not run (resuming a stopped run)."""
     from rlm_adk import RLMConfig
     from rlm_adk.models import resolve_model
 
@@ -184,6 +187,8 @@ async def run_plan(plan: QualityPlan, on_result: Any = None) -> list[Outcome]:
             for seed in plan.seeds:
                 task = make_task(family, tokens, seed)
                 for method in plan.methods:
+                    if (task.task_id, method) in (skip or set()):
+                        continue
                     if method == "direct":
                         outcome = await run_direct(task, root, window_tokens=plan.window_tokens)
                     else:
@@ -195,5 +200,7 @@ async def run_plan(plan: QualityPlan, on_result: Any = None) -> list[Outcome]:
     return results
 
 
-def run_plan_sync(plan: QualityPlan, on_result: Any = None) -> list[Outcome]:
-    return asyncio.run(run_plan(plan, on_result))
+def run_plan_sync(
+    plan: QualityPlan, on_result: Any = None, skip: set[tuple[str, str]] | None = None
+) -> list[Outcome]:
+    return asyncio.run(run_plan(plan, on_result, skip))
