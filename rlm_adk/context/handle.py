@@ -18,9 +18,10 @@ from rlm_adk.context.base import (
 )
 from rlm_adk.context.cache import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_BYTES, BlockCache
 from rlm_adk.context.corpus import Corpus, Document
-from rlm_adk.context.grep import GrepJob, compile_path_filter, compile_pattern, grep_document
+from rlm_adk.context.grep import GrepJob, grep_document
 from rlm_adk.context.lines import LineCounter, read_lines
 from rlm_adk.context.memory import tune_malloc
+from rlm_adk.context.patterns import compile_path_filter, compile_pattern
 from rlm_adk.context.text import TextSource
 from rlm_adk.context.uris import check_relative
 from rlm_adk.context.utf8 import decode, skip_continuations

@@ -28,6 +28,9 @@ class WindowReader:
     def read(self, pos: int, want: int) -> tuple[Buffer, int]:
         raise NotImplementedError
 
+    def reserve(self, size: int) -> None:
+        """Makes later reads of up to `size` bytes possible (and frees a bigger buffer)."""
+
     def close(self) -> None:
         """Releases the descriptor or pending prefetch."""
 
@@ -41,6 +44,13 @@ class FdReader(WindowReader):
         self._own = own
         self._buf = bytearray(max(1, min(window, size)))
         self._view = memoryview(self._buf)
+
+    def reserve(self, size: int) -> None:
+        size = max(1, min(size, self._size))
+        if size != len(self._buf):
+            self._view.release()
+            self._buf = bytearray(size)
+            self._view = memoryview(self._buf)
 
     def read(self, pos: int, want: int) -> tuple[Buffer, int]:
         want = max(0, min(want, len(self._buf), self._size - pos))

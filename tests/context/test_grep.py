@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rlm_adk.context import ContextError, ContextHandle, LocalSource, TextSource, open_text
-from rlm_adk.context.grep import MAX_LINE_CHARS, LiteralMatcher, compile_pattern
+from rlm_adk.context.grep import MAX_LINE_CHARS
+from rlm_adk.context.patterns import LiteralMatcher, compile_pattern, required_literal
 
 
 def test_plain_words_take_the_literal_path_and_rare_byte() -> None:
@@ -134,3 +135,29 @@ def test_grep_is_thread_safe(tmp_path: Path) -> None:
         results = list(pool.map(lambda _: h.grep("needle"), range(16)))
     assert all(r == expected for r in results)
     assert len(expected) == len(range(0, 20_000, 97))
+
+
+def test_required_literals_are_conservative() -> None:
+    assert required_literal(r"error: \d+") == b"error: "
+    assert required_literal("colou?r") == b"colo"
+    assert required_literal(r"\p{Greek}abc") == b"abc"
+    assert required_literal(r"\.txt$") == b".txt"
+    for pattern in ("foo|bar", "(?i)abc", r"\Qa.b\E", "ab*", r"\d{3}-\d{4}", "a.b"):
+        assert required_literal(pattern) is None, pattern
+    assert compile_pattern("error: [0-9]+").prefilter is not None  # type: ignore[attr-defined]
+    assert compile_pattern("error: [0-9]+", ignore_case=True).prefilter is None  # type: ignore[attr-defined]
+
+
+def test_regex_cuts_lines_longer_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rlm_adk.context import grep
+
+    data = b"a" * 10 + b"needle" + b"b" * 50 + b"\nneedle\n"
+    (tmp_path / "f.txt").write_bytes(data)
+    for window in (16, 24, 32):
+        monkeypatch.setattr(grep, "REGEX_MAX_LINE", window)
+        h = ContextHandle([LocalSource(tmp_path, name="d")], scan_window=window)
+        assert [m.offset for m in h.grep("ne+dle")] == [10, 67], window
+        assert [m.offset for m in h.grep("^a")] == [0], window  # never at a cut
+        assert [m.offset for m in h.grep("^needle")] == [67], window

@@ -162,7 +162,26 @@ def test_literal_grep_matches_reference(data: bytes, word: str, cap: int, opts: 
 @SETTINGS
 @given(
     corpora(),
-    st.sampled_from(["a.b", "^b", "a$", "[ab]+", r"b\s", "é|日", "(ne)+dle", r"\d"]),
+    st.sampled_from(
+        [
+            "a.b",
+            "^b",
+            "a$",
+            "[ab]+",
+            r"b\s",
+            "é|日",
+            "(ne)+dle",
+            r"\d",
+            # These have a required literal, so they run through the literal prefilter.
+            "ne+dle",
+            r"needle\s",
+            "^needle",
+            "needle$",
+            r"[ab]needle",
+            r"ab\s*é",
+            r"🙂 \S",
+        ]
+    ),
     options,
 )
 def test_regex_grep_matches_reference(data: bytes, pattern: str, opts: dict) -> None:
