@@ -19,9 +19,13 @@ def with_display(code: str) -> str:
     if not tree.body or not isinstance(tree.body[-1], ast.Expr):
         return code
     last = tree.body[-1]
-    if isinstance(last.value, ast.Call) and isinstance(last.value.func, ast.Name):
-        if last.value.func.id in {"print", "submit"}:
-            return code
+    call = last.value
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id in {"print", "submit"}
+    ):
+        return code
     lines = code.splitlines(keepends=True)
     start = sum(len(line) for line in lines[: last.lineno - 1]) + _byte_to_char(
         lines[last.lineno - 1], last.col_offset

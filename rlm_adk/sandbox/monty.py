@@ -241,7 +241,11 @@ class MontySandbox:
             except pm.MontyCrashedError as exc:
                 error, error_type, restart = f"SandboxCrash: {exc}", "SandboxCrash", True
             except pm.MontyError as exc:
-                error, error_type, restart = f"{type(exc).__name__}: {exc}", type(exc).__name__, True
+                error, error_type, restart = (
+                    f"{type(exc).__name__}: {exc}",
+                    type(exc).__name__,
+                    True,
+                )
             except RuntimeError as exc:
                 # The pool's own limits (e.g. host calls) surface as an uncatchable RuntimeError.
                 error, error_type, restart = f"RuntimeError: {exc}", "RuntimeError", True

@@ -45,6 +45,6 @@ class OutputBuffer:
         tail = "".join(self._tail)
         if self.total <= self.max_chars:
             return head + tail
-        tail_cap = self.max_chars - self.max_chars // 2
+        self.max_chars - self.max_chars // 2
         tail = tail[-(self.max_chars - len(head)) :]
         return f"{head}\n[... {self.cut:,} characters of output cut ...]\n{tail}"
