@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from google.adk.apps.app import App
 
-from rlm_adk import RLMAgent, RLMConfig
+from rlm_adk import RLMAgent, RLMConfig, RLMPlugin
 
 config = RLMConfig.from_env()
 
@@ -22,4 +22,4 @@ root_agent = RLMAgent(
     config=config,
 )
 
-app = App(name="rlm", root_agent=root_agent)
+app = App(name="rlm", root_agent=root_agent, plugins=[RLMPlugin()])
