@@ -23,6 +23,7 @@ from typing import Any, Literal
 from deploy.common import (
     AGENT_DIR,
     PACKAGE_DIR,
+    RESERVED_ENV,
     DeployEnv,
     DeployError,
     build_env,
@@ -33,6 +34,7 @@ from deploy.common import (
 )
 
 Target = Literal["agent_engine", "cloud_run"]
+CLOUD_RUN_RESERVED = frozenset({"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"})
 
 # What ADK's Agent Engine deployer insists on finding in requirements.txt (it runs
 # `adk api_server`, which needs the v2 SDK's `agentplatform` package).
@@ -112,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plain = read_env_file(args.env_file) if args.env_file else {}
         plain.update(parse_assignments(args.env))
-        env = build_env(plain, {})
+        # Cloud Run lets the service set GOOGLE_CLOUD_PROJECT/LOCATION; Agent Engine does not.
+        reserved = RESERVED_ENV if args.target == "agent_engine" else CLOUD_RUN_RESERVED
+        env = build_env(plain, {}, reserved=reserved)
         limits = {k: v for k, v in (("cpu", args.cpu), ("memory", args.memory)) if v}
         engine_config = {
             k: v
