@@ -121,25 +121,32 @@ class Corpus:
             return manifest
 
     def add_source(self, source: Source) -> None:
-        """Adds a source after opening (uploads); the manifest is listed again on next use."""
+        """Adds a source after opening (uploads); only the new source is listed."""
         with self._lock:
             if source.name in self.sources:
                 raise ContextError(f"a source named {source.name!r} already exists")
             self.sources[source.name] = source
-            self._manifest = None
+            if self._manifest is not None:
+                for info in source.list_files():
+                    self.upsert(source.name, info)
 
-    def refresh(self, path_prefix: str) -> None:
-        """Forgets the manifest and documents under `path_prefix` (a source changed)."""
+    def upsert(self, source_name: str, info: FileInfo) -> str:
+        """Adds or replaces one file of a source in the manifest (an upload), without relisting."""
+        path = f"{source_name}/{info.path}"
         with self._lock:
-            self._manifest = None
-            for path in [p for p in self._docs if p.startswith(path_prefix)]:
-                self._drop_doc(path)
+            if self._manifest is not None:
+                self._manifest[path] = FileInfo(
+                    path, info.size, info.modified, info.content_type, info.version
+                )
+            self._drop_doc(path)
+        return path
 
     def info(self, path: str) -> FileInfo:
         """Metadata of `path`, refusing escapes with `AccessDenied` and unknown paths with `NotFound`."""
         if not isinstance(path, str):
             raise ContextError(f"path must be a string, got {type(path).__name__}")
         check_relative(path, "a context path")
+        self._check_open()
         found = self.manifest().get(path)
         if found is None:
             raise NotFound(f"no file {path!r} in this context (see context.files)")

@@ -351,8 +351,7 @@ class ContextHandle:
             if not isinstance(source, TextSource):
                 raise ContextError(f"a source named {UPLOADS!r} exists and is not for uploads")
             source.add(path, text, content_type or formats.content_type_for(path))
-            self._corpus.refresh(f"{UPLOADS}/{path}")
-        return f"{UPLOADS}/{path}"
+            return self._corpus.upsert(UPLOADS, source.info(path))
 
     def close(self) -> None:
         """Releases sources, cache and temporary files (views release nothing)."""

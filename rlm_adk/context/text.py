@@ -43,6 +43,15 @@ class TextSource:
                 for p, (d, t, v) in sorted(self._docs.items())
             ]
 
+    def info(self, path: str) -> FileInfo:
+        """Metadata of one document."""
+        with self._lock:
+            entry = self._docs.get(path)
+        if entry is None:
+            raise NotFound(f"no document named {path!r} in text source {self.name!r}")
+        data, content_type, version = entry
+        return FileInfo(path=path, size=len(data), content_type=content_type, version=str(version))
+
     def read_bytes(self, path: str, start: int, end: int) -> bytes:
         """Bytes `[start, end)` of document `path`."""
         with self._lock:

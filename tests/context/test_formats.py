@@ -93,3 +93,22 @@ def test_closed_handle_refuses_work(tmp_path: Path) -> None:
     h.close()
     with pytest.raises(ContextError, match="closed"):
         h.read(f"{tmp_path.name}/a.txt")
+
+
+def test_uploads_do_not_relist_other_sources() -> None:
+    from rlm_adk.context import ContextHandle, TextSource
+
+    class CountingSource(TextSource):
+        listings = 0
+
+        def list_files(self):  # type: ignore[no-untyped-def]
+            CountingSource.listings += 1
+            return super().list_files()
+
+    h = ContextHandle([CountingSource({"a.txt": "a"}, name="big")])
+    assert len(h.files) == 1
+    h.add_text("b.txt", "b")
+    h.add_text("b.txt", "b2")
+    assert [f.path for f in h.files] == ["big/a.txt", "uploads/b.txt"]
+    assert h.read("uploads/b.txt") == "b2"
+    assert CountingSource.listings == 1
