@@ -84,6 +84,8 @@ class Corpus:
         *,
         cache: BlockCache | None = None,
         scan_window: int | None = None,
+        own_sources: bool = True,
+        own_cache: bool = True,
     ) -> None:
         names = [s.name for s in sources]
         if len(set(names)) != len(names):
@@ -94,6 +96,9 @@ class Corpus:
         self.sources: dict[str, Source] = {s.name: s for s in sources}
         self.cache = cache or BlockCache()
         self.scan_window = scan_window
+        # What `close` releases: a fork shares its parent's sources and cache and closes neither.
+        self._owned = set(self.sources) if own_sources else set()
+        self._own_cache = own_cache or cache is None
         self._lock = threading.RLock()
         self._manifest: dict[str, FileInfo] | None = None
         self._docs: dict[str, Document] = {}
@@ -126,6 +131,7 @@ class Corpus:
             if source.name in self.sources:
                 raise ContextError(f"a source named {source.name!r} already exists")
             self.sources[source.name] = source
+            self._owned.add(source.name)
             if self._manifest is not None:
                 for info in source.list_files():
                     self.upsert(source.name, info)
@@ -279,7 +285,7 @@ class Corpus:
             doc.derived_fd = -1
 
     def close(self) -> None:
-        """Closes every source, the cache, the scan threads and extracted PDF text."""
+        """Closes the sources and cache it owns, the scan threads and extracted PDF text."""
         with self._lock:
             if self.closed:
                 return
@@ -287,10 +293,11 @@ class Corpus:
             for path in list(self._docs):
                 self._drop_doc(path)
             pool, self._pool = self._pool, None
-            sources = list(self.sources.values())
+            sources = [s for name, s in self.sources.items() if name in self._owned]
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-        self.cache.close()
+        if self._own_cache:
+            self.cache.close()
         for source in sources:
             source.close()
 

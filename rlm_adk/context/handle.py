@@ -336,9 +336,29 @@ class ContextHandle:
             corpus=self._corpus, allowed=allowed, max_read_bytes=self.max_read_bytes
         )
 
+    def fork(self) -> ContextHandle:
+        """A new handle over the same sources and block cache, for one session.
+
+        It has its own manifest and its own uploads (`add_text` on it is seen by no other
+        handle), keeps this handle's view restrictions, and closing it closes only what it added.
+        """
+        shared = [s for name, s in self._corpus.sources.items() if name != UPLOADS]
+        corpus = Corpus(
+            shared,
+            cache=self._corpus.cache,
+            scan_window=self._corpus.scan_window,
+            own_sources=False,
+            own_cache=False,
+        )
+        fork = ContextHandle(
+            corpus=corpus, allowed=self._allowed, max_read_bytes=self.max_read_bytes
+        )
+        fork._owner = True
+        return fork
+
     def add_text(self, path: str, text: str | bytes, content_type: str | None = None) -> str:
         """Adds an uploaded file as a text document; returns its path, `uploads/<path>`."""
-        if self._allowed is not None:
+        if self._allowed is not None and not self._owner:
             raise ContextError("add_text is not available on a view; add to the parent handle")
         if not isinstance(path, str) or not path:
             raise ContextError("add_text needs a non-empty file name")
@@ -351,7 +371,10 @@ class ContextHandle:
             if not isinstance(source, TextSource):
                 raise ContextError(f"a source named {UPLOADS!r} exists and is not for uploads")
             source.add(path, text, content_type or formats.content_type_for(path))
-            return self._corpus.upsert(UPLOADS, source.info(path))
+            added = self._corpus.upsert(UPLOADS, source.info(path))
+            if self._allowed is not None:
+                self._allowed[added] = None  # a fork of a view sees its own uploads
+            return added
 
     def close(self) -> None:
         """Releases sources, cache and temporary files (views release nothing)."""

@@ -112,3 +112,23 @@ def test_uploads_do_not_relist_other_sources() -> None:
     assert [f.path for f in h.files] == ["big/a.txt", "uploads/b.txt"]
     assert h.read("uploads/b.txt") == "b2"
     assert CountingSource.listings == 1
+
+
+def test_fork_shares_sources_and_cache_but_not_uploads(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("shared needle\n")
+    shared = open_context(str(tmp_path))
+    shared.add_text("owner.txt", "only in the shared handle")
+    one, two = shared.fork(), shared.fork()
+    assert one.corpus.cache is shared.corpus.cache
+    one.add_text("secret.txt", "session one needle")
+    assert [f.path for f in one.files] == [f"{tmp_path.name}/a.txt", "uploads/secret.txt"]
+    assert [f.path for f in two.files] == [f"{tmp_path.name}/a.txt"]
+    with pytest.raises(NotFound):
+        two.read("uploads/secret.txt")
+    assert len(one.grep("needle")) == 2 and len(two.grep("needle")) == 1
+    one.close()
+    assert shared.read(f"{tmp_path.name}/a.txt") == "shared needle\n"  # still open
+    assert two.read(f"{tmp_path.name}/a.txt") == "shared needle\n"
+    view_fork = shared.view(paths=[f"{tmp_path.name}/a.txt"]).fork()
+    view_fork.add_text("mine.txt", "x")
+    assert [f.path for f in view_fork.files] == [f"{tmp_path.name}/a.txt", "uploads/mine.txt"]
