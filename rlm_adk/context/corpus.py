@@ -198,10 +198,16 @@ class Corpus:
         source = self.sources[name]
         key = (name, rel, info.version or "")
         kind = formats.kind_of_type(info.content_type)
-        if kind is None:
-            kind = (
-                formats.sniff(self.raw(path, 0, formats.SNIFF_BYTES)) if info.size else formats.TEXT
-            )
+        if kind is None and not info.size:
+            kind = formats.TEXT
+        elif kind is None:
+            # A small file's only block is cached for the reads that follow; a big file is
+            # sniffed with one small direct read (its first block may never be wanted).
+            if info.size <= self.cache.block_size:
+                head = self.raw(path, 0, formats.SNIFF_BYTES)
+            else:
+                head = source.read_bytes(rel, 0, formats.SNIFF_BYTES)
+            kind = formats.sniff(head)
         if kind != formats.PDF:
             return Document(path, source, rel, info, kind, info.size, key)
         fd, size = self._extract_pdf(path, info)
@@ -219,6 +225,20 @@ class Corpus:
             spill.flush()
             fd = os.dup(spill.fileno())
         return fd, size
+
+    def is_remote(self, path: str) -> bool:
+        """True when `path` is read over the network (no local descriptor to scan)."""
+        source = self.sources.get(path.partition("/")[0])
+        return source is not None and not hasattr(source, "open_fd")
+
+    def documents(self, paths: Sequence[str], width: int = 16) -> list[Document]:
+        """`document(p)` for each path; unresolved remote ones are resolved concurrently."""
+        with self._lock:
+            todo = [p for p in paths if p not in self._docs and self.is_remote(p)]
+        if len(todo) > 1:
+            with ThreadPoolExecutor(min(width, len(todo)), thread_name_prefix="ctx-docs") as pool:
+                list(pool.map(self.document, todo))
+        return [self.document(p) for p in paths]
 
     def text_document(self, path: str) -> Document:
         """The document for `path`, refusing binaries with `BinaryContent`."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from rlm_adk.context import chunking, formats
@@ -224,15 +225,13 @@ class ContextHandle:
         """Text documents to scan: named ones (binaries refused) or every text file."""
         if isinstance(paths, str):
             paths = [paths]
+        if paths is not None:
+            return [(path, *self._locate(path)) for path in paths]
+        names = [info.path for info in self.files]
         out = []
-        if paths is None:
-            for info in self.files:
-                doc = self._corpus.document(info.path)
-                if doc.kind != formats.BINARY:
-                    out.append((info.path, doc, *self._window(info.path, doc.size)))
-            return out
-        for path in paths:
-            out.append((path, *self._locate(path)))
+        for path, doc in zip(names, self._corpus.documents(names), strict=True):
+            if doc.kind != formats.BINARY:
+                out.append((path, doc, *self._window(path, doc.size)))
         return out
 
     def grep(
@@ -246,21 +245,44 @@ class ContextHandle:
         """Lines matching `pattern` (a regex, or a plain string with `literal=True`).
 
         Returns at most `max_matches` `Match(path, line, offset, text)`: 1-based line, byte offset
-        of the match, the line's text. Binary files are skipped. Regexes use RE2 (linear time);
-        backreferences and lookaround are refused with an explanation.
+        of the match, the line's text, in file order. Binary files are skipped. Regexes use RE2
+        (linear time); backreferences and lookaround are refused with an explanation.
         """
         matcher = compile_pattern(pattern, literal=bool(literal), ignore_case=bool(ignore_case))
         max_matches = int(max_matches)
-        out: list[Match] = []
         if max_matches <= 0:
-            return out
-        for path, doc, base, size in self._targets(paths):
+            return []
+        explicit = paths is not None
+        if isinstance(paths, str):
+            paths = [paths]
+        if paths is None:
+            todo = [(f.path, f.size) for f in self.files]
+        else:
+            todo = []
+            for path in paths:
+                self._check_allowed(path)
+                todo.append((path, self._corpus.info(path).size))
+
+        def scan(path: str) -> list[Match]:
+            found: list[Match] = []
+            if explicit:
+                doc, base, size = self._locate(path)
+            else:
+                doc = self._corpus.document(path)
+                if doc.kind == formats.BINARY:
+                    return found
+                base, size = self._window(path, doc.size)
             grep_document(
-                self._corpus, GrepJob(path, doc, base, base + size), matcher, out, max_matches
+                self._corpus, GrepJob(path, doc, base, base + size), matcher, found, max_matches
             )
-            if len(out) >= max_matches:
-                break
-        return out
+            return found
+
+        return _ordered_scan(
+            todo,
+            scan,
+            max_matches,
+            lambda path, size: self._corpus.is_remote(path) and size <= PARALLEL_MAX,
+        )
 
     def chunks(
         self,
@@ -390,6 +412,52 @@ class ContextHandle:
     def __repr__(self) -> str:
         kind = "view" if self._allowed is not None else "handle"
         return f"<ContextHandle {kind} over {', '.join(self._corpus.sources) or 'nothing'}>"
+
+
+PARALLEL_MAX = 8 << 20
+"""Remote files up to this size are grepped concurrently (latency-bound, little memory each)."""
+PARALLEL_WIDTH = 8
+
+
+def _ordered_scan(
+    todo: list[tuple[str, int]],
+    scan: Callable[[str], list[Match]],
+    max_matches: int,
+    concurrent: Callable[[str, int], bool],
+) -> list[Match]:
+    """`scan` over `todo` in order, until `max_matches`; small remote files run 8 at a time.
+
+    A bucket of many small objects is bound by request latency, not bandwidth, so their scans
+    overlap; big files are scanned one at a time (each already reads ahead) to bound memory.
+    """
+    out: list[Match] = []
+    pending: deque[Future[list[Match]]] = deque()
+    pool: ThreadPoolExecutor | None = None
+
+    def drain(keep: int) -> None:
+        while len(pending) > keep and len(out) < max_matches:
+            out.extend(pending.popleft().result())
+
+    try:
+        for path, size in todo:
+            if len(out) >= max_matches:
+                break
+            if concurrent(path, size):
+                if pool is None:
+                    pool = ThreadPoolExecutor(PARALLEL_WIDTH, thread_name_prefix="ctx-grep")
+                pending.append(pool.submit(scan, path))
+                drain(2 * PARALLEL_WIDTH)
+            else:
+                drain(0)
+                if len(out) < max_matches:
+                    out.extend(scan(path))
+        drain(0)
+    finally:
+        for future in pending:
+            future.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return out[:max_matches]
 
 
 def _text_size(corpus: Corpus, info: FileInfo) -> int:

@@ -6,6 +6,7 @@ import http.client
 import importlib.util
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,6 +81,9 @@ class _FlakyProxy(ThreadingHTTPServer):
         self.match = ""
         self.seen = 0
         self.downloads = 0
+        self.delay = 0.0  # seconds added to every download (a slow network)
+        self.active = 0
+        self.max_active = 0
         self.lock = threading.Lock()
 
     @property
@@ -100,8 +104,21 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        download = "alt=media" in self.path
         with self.server.lock:
-            self.server.downloads += "alt=media" in self.path
+            self.server.downloads += download
+            self.server.active += download
+            self.server.max_active = max(self.server.max_active, self.server.active)
+        try:
+            if download and self.server.delay:
+                time.sleep(self.server.delay)
+            self._answer(body)
+        finally:
+            with self.server.lock:
+                self.server.active -= download
+
+    def _answer(self, body: bytes | None) -> None:
+        with self.server.lock:
             failing = self.server.match in self.path and self.server.failures > 0
             if failing:
                 self.server.failures -= 1

@@ -190,3 +190,24 @@ def test_small_objects_are_downloaded_once_per_grep(
     assert flaky_proxy.downloads == 10  # the sniff's block serves the scan too
     assert len(h.grep("doc")) == 10
     assert flaky_proxy.downloads == 10  # and the next grep, from the cache
+
+
+def test_many_small_objects_are_grepped_concurrently_in_order(
+    flaky_proxy: Any, make_bucket: MakeBucket
+) -> None:
+    objects = {
+        f"d/{i:03d}.txt": f"doc {i}\n{'needle' if i % 3 == 0 else 'hay'}\n".encode()
+        for i in range(40)
+    }
+    bucket = make_bucket(objects)
+    flaky_proxy.delay = 0.02
+    h = open_context(f"gs://{bucket}/d/", gcs_client=make_client(flaky_proxy.url))
+    got = h.grep("needle")
+    assert [m.path for m in got] == [f"{bucket}/d/{i:03d}.txt" for i in range(0, 40, 3)]
+    assert all(m.line == 2 for m in got)
+    assert flaky_proxy.max_active > 1  # downloads overlapped
+    assert [m.path for m in h.grep("needle", max_matches=2)] == [
+        f"{bucket}/d/000.txt",
+        f"{bucket}/d/003.txt",
+    ]
+    assert len(h.chunks(max_chars=1000)) == 40
