@@ -9,6 +9,9 @@ longer than the window is cut with an overlap (literals), or the window grows un
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rlm_adk.context.base import Match
@@ -152,3 +155,49 @@ def _line_text(buf: Buffer, ls: int, le: int) -> str:
     if text.endswith("\r"):
         text = text[:-1]
     return text[:MAX_LINE_CHARS]
+
+
+PARALLEL_MAX = 8 << 20
+"""Remote files up to this size are grepped concurrently (latency-bound, little memory each)."""
+PARALLEL_WIDTH = 8
+
+
+def scan_in_order(
+    todo: list[tuple[str, int]],
+    scan: Callable[[str], list[Match]],
+    max_matches: int,
+    concurrent: Callable[[str, int], bool],
+) -> list[Match]:
+    """`scan` over `todo` in order, until `max_matches`; small remote files run 8 at a time.
+
+    A bucket of many small objects is bound by request latency, not bandwidth, so their scans
+    overlap; big files are scanned one at a time (each already reads ahead) to bound memory.
+    """
+    out: list[Match] = []
+    pending: deque[Future[list[Match]]] = deque()
+    pool: ThreadPoolExecutor | None = None
+
+    def drain(keep: int) -> None:
+        while len(pending) > keep and len(out) < max_matches:
+            out.extend(pending.popleft().result())
+
+    try:
+        for path, size in todo:
+            if len(out) >= max_matches:
+                break
+            if concurrent(path, size):
+                if pool is None:
+                    pool = ThreadPoolExecutor(PARALLEL_WIDTH, thread_name_prefix="ctx-grep")
+                pending.append(pool.submit(scan, path))
+                drain(2 * PARALLEL_WIDTH)
+            else:
+                drain(0)
+                if len(out) < max_matches:
+                    out.extend(scan(path))
+        drain(0)
+    finally:
+        for future in pending:
+            future.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return out[:max_matches]

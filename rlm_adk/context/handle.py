@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlm_adk.context import chunking, formats
@@ -19,7 +18,7 @@ from rlm_adk.context.base import (
 )
 from rlm_adk.context.cache import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_BYTES, BlockCache
 from rlm_adk.context.corpus import Corpus, Document
-from rlm_adk.context.grep import GrepJob, grep_document
+from rlm_adk.context.grep import PARALLEL_MAX, GrepJob, grep_document, scan_in_order
 from rlm_adk.context.lines import LineCounter, read_lines
 from rlm_adk.context.memory import tune_malloc
 from rlm_adk.context.patterns import compile_path_filter, compile_pattern
@@ -277,7 +276,7 @@ class ContextHandle:
             )
             return found
 
-        return _ordered_scan(
+        return scan_in_order(
             todo,
             scan,
             max_matches,
@@ -412,52 +411,6 @@ class ContextHandle:
     def __repr__(self) -> str:
         kind = "view" if self._allowed is not None else "handle"
         return f"<ContextHandle {kind} over {', '.join(self._corpus.sources) or 'nothing'}>"
-
-
-PARALLEL_MAX = 8 << 20
-"""Remote files up to this size are grepped concurrently (latency-bound, little memory each)."""
-PARALLEL_WIDTH = 8
-
-
-def _ordered_scan(
-    todo: list[tuple[str, int]],
-    scan: Callable[[str], list[Match]],
-    max_matches: int,
-    concurrent: Callable[[str, int], bool],
-) -> list[Match]:
-    """`scan` over `todo` in order, until `max_matches`; small remote files run 8 at a time.
-
-    A bucket of many small objects is bound by request latency, not bandwidth, so their scans
-    overlap; big files are scanned one at a time (each already reads ahead) to bound memory.
-    """
-    out: list[Match] = []
-    pending: deque[Future[list[Match]]] = deque()
-    pool: ThreadPoolExecutor | None = None
-
-    def drain(keep: int) -> None:
-        while len(pending) > keep and len(out) < max_matches:
-            out.extend(pending.popleft().result())
-
-    try:
-        for path, size in todo:
-            if len(out) >= max_matches:
-                break
-            if concurrent(path, size):
-                if pool is None:
-                    pool = ThreadPoolExecutor(PARALLEL_WIDTH, thread_name_prefix="ctx-grep")
-                pending.append(pool.submit(scan, path))
-                drain(2 * PARALLEL_WIDTH)
-            else:
-                drain(0)
-                if len(out) < max_matches:
-                    out.extend(scan(path))
-        drain(0)
-    finally:
-        for future in pending:
-            future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return out[:max_matches]
 
 
 def _text_size(corpus: Corpus, info: FileInfo) -> int:
