@@ -41,6 +41,7 @@ class Matcher:
         return buf
 
     def search(self, buf: Buffer | memoryview, pos: int, endpos: int) -> tuple[int, int] | None:
+        """`(start, end)` of the leftmost match starting in `[pos, endpos)`, or None."""
         raise NotImplementedError
 
 

@@ -26,6 +26,7 @@ class WindowReader:
     """
 
     def read(self, pos: int, want: int) -> tuple[Buffer, int]:
+        """Bytes from `pos`: about `want` of them (fewer at the end of the document)."""
         raise NotImplementedError
 
     def reserve(self, size: int) -> None:
