@@ -198,7 +198,8 @@ class _LocalEngine:
     def _grammar(self, schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = json.dumps(schema, sort_keys=True)
+        # Not sort_keys: property order is the order the grammar enforces ("name" first).
+        key = json.dumps(schema)
         grammar = self._grammars.get(key)
         if grammar is None:
             if len(self._grammars) >= _MAX_CACHED_GRAMMARS:

@@ -7,17 +7,21 @@ model must produce structured output, a JSON schema that `LocalLlm` compiles int
 Tool turns. Small local models do not reliably emit a model-specific tool-call syntax, and
 llama-cpp-python's `tool_choice="auto"` leaves such calls unparsed in the text. So on a turn with
 tools the output is constrained to exactly one JSON object, a union over the request's
-function declarations plus a final-answer action::
+function declarations plus a `final_answer` pseudo-tool::
 
-    {"action": "run_code", "code": "print(context.size)"}
-    {"action": "spawn_subagent", "task": "...", ...}
-    {"action": "answer", "text": "The answer is 42."}
+    {"name": "run_code", "arguments": {"code": "print(context.size)"}}
+    {"name": "spawn_subagent", "arguments": {"task": "..."}}
+    {"name": "final_answer", "arguments": {"text": "The answer is 42."}}
 
 The grammar makes every output valid JSON naming a declared tool with schema-conforming
-arguments, so each turn is either a `types.FunctionCall` or a text answer. The protocol is
-described in the system message; earlier calls in the history are replayed in the same JSON
-form and tool results as user messages (`[result of run_code]` + JSON), which every chat
-template accepts.
+arguments, so each turn is either a `types.FunctionCall` or a text answer. The
+`{"name", "arguments"}` shape is the one instruction-tuned models are trained on for tool calls
+(Qwen, Hermes, Llama 3): with Qwen2.5-Coder-1.5B it made the model call `run_code` where a flat
+`{"action": "run_code", "code": ...}` / `{"action": "answer", ...}` union made it guess answers
+(3 of 3 questions each way, greedy decoding). The answer being one more "tool" helps for the
+same reason. The protocol is described in the system message; earlier calls in the history are
+replayed in the same JSON form and tool results as user messages (`[result of run_code]` +
+JSON), which every chat template accepts.
 
 Message order (for prompt-prefix reuse). llama.cpp keeps the KV cache of the previous prompt and
 re-evaluates only from the first differing token. The prompt is therefore built from the most
@@ -42,8 +46,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ChatPlan", "ToolSpec", "build_plan", "parse_output", "to_json_schema"]
 
-ANSWER_ACTION = "answer"
-ACTION_KEY = "action"
+ANSWER_TOOL = "final_answer"
 _MAX_REF_DEPTH = 16
 
 
@@ -62,11 +65,11 @@ class ChatPlan:
 
     messages: list[dict[str, str]]
     kind: Literal["text", "tools", "json"]
-    """`text`: free text; `tools`: one action object; `json`: the response schema."""
+    """`text`: free text; `tools`: one tool-call object; `json`: the response schema."""
     schema: dict[str, Any] | None = None
     tools: list[ToolSpec] = field(default_factory=list)
-    answer_action: str | None = None
-    action_key: str = ACTION_KEY
+    answer_tool: str | None = None
+    """Name of the pseudo-tool that carries a text answer (None when a call is required)."""
 
 
 def to_json_schema(schema: Any) -> dict[str, Any]:
@@ -148,56 +151,63 @@ def _unique(preferred: str, taken: set[str]) -> str:
     return name
 
 
-def action_schema(
-    tools: list[ToolSpec], answer_action: str | None, key: str = ACTION_KEY
-) -> dict[str, Any]:
-    """The union schema of one action object (see the module docstring)."""
+_ANSWER_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"text": {"type": "string"}},
+    "required": ["text"],
+}
+
+
+def call_schema(tools: list[ToolSpec], answer_tool: str | None) -> dict[str, Any]:
+    """The union schema of one tool-call object (see the module docstring)."""
     branches: list[dict[str, Any]] = []
-    for tool in tools:
-        props = dict(tool.parameters.get("properties") or {})
-        required = [name for name in tool.parameters.get("required") or [] if name in props]
+    signatures = [(tool.name, tool.parameters) for tool in tools]
+    if answer_tool is not None:
+        signatures.append((answer_tool, _ANSWER_PARAMETERS))
+    for name, parameters in signatures:
+        arguments = dict(parameters)
+        arguments.setdefault("type", "object")
+        properties = arguments.setdefault("properties", {})
+        if "required" in arguments:  # A required name with no schema would break the grammar.
+            arguments["required"] = [r for r in arguments["required"] if r in properties]
+        arguments["additionalProperties"] = False
         branches.append(
             {
                 "type": "object",
-                "properties": {key: {"const": tool.name}, **props},
-                "required": [key, *required],
-                "additionalProperties": False,
-            }
-        )
-    if answer_action is not None:
-        branches.append(
-            {
-                "type": "object",
-                "properties": {key: {"const": answer_action}, "text": {"type": "string"}},
-                "required": [key, "text"],
+                "properties": {"name": {"const": name}, "arguments": arguments},
+                "required": ["name", "arguments"],
                 "additionalProperties": False,
             }
         )
     return branches[0] if len(branches) == 1 else {"oneOf": branches}
 
 
-def _protocol_text(tools: list[ToolSpec], answer_action: str | None, key: str) -> str:
+def _signature(name: str, parameters: dict[str, Any]) -> str:
+    props = parameters.get("properties") or {}
+    required = set(parameters.get("required") or [])
+    args = ", ".join(
+        f"{arg}{'' if arg in required else '?'}: {prop.get('type') or 'any'}"
+        for arg, prop in props.items()
+    )
+    return f"{name}({args})"
+
+
+def _protocol_text(tools: list[ToolSpec], answer_tool: str | None) -> str:
     lines = [
-        "# Response format",
-        "Reply with exactly one JSON object and nothing else.",
-        f'- To call a tool: {{"{key}": "<tool name>", <the tool\'s arguments>}}',
+        "# Tools",
+        'Reply with exactly one JSON object: {"name": <tool name>, "arguments": {<arguments>}}.',
+        "Tool results come back in the next user message.",
     ]
-    if answer_action is not None:
-        lines.append(f'- To give your final answer: {{"{key}": "{answer_action}", "text": "..."}}')
-    lines.append("Tool results come back in the next user message.")
-    lines.append("")
-    lines.append("# Tools")
     for tool in tools:
-        lines.append(f"## {tool.name}")
-        if tool.description:
-            lines.append(tool.description)
-        props = tool.parameters.get("properties") or {}
-        required = set(tool.parameters.get("required") or [])
-        for name, prop in props.items():
-            kind = prop.get("type") or "any"
-            need = "required" if name in required else "optional"
-            desc = f": {prop['description']}" if prop.get("description") else ""
-            lines.append(f"- {name} ({kind}, {need}){desc}")
+        description = f": {tool.description}" if tool.description else ""
+        lines.append(f"- {_signature(tool.name, tool.parameters)}{description}")
+        for arg, prop in (tool.parameters.get("properties") or {}).items():
+            if prop.get("description"):
+                lines.append(f"    {arg}: {prop['description']}")
+    if answer_tool is not None:
+        lines.append(
+            f"- {answer_tool}(text: string): your final answer; use it once you know the answer."
+        )
     return "\n".join(lines)
 
 
@@ -221,14 +231,14 @@ def _render_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _part_text(part: types.Part, key: str) -> str | None:
+def _part_text(part: types.Part) -> str | None:
     """The chat text standing for one part, or None to drop it."""
     if part.thought:
         return None  # Thoughts are not replayed.
     if part.text is not None:
         return part.text
     if part.function_call is not None:
-        call = {key: part.function_call.name, **(part.function_call.args or {})}
+        call = {"name": part.function_call.name, "arguments": part.function_call.args or {}}
         return json.dumps(call, ensure_ascii=False, default=str)
     if part.function_response is not None:
         name = part.function_response.name or "tool"
@@ -243,13 +253,13 @@ def _part_text(part: types.Part, key: str) -> str | None:
     return None
 
 
-def _messages(system: str, contents: list[types.Content], key: str) -> list[dict[str, str]]:
+def _messages(system: str, contents: list[types.Content]) -> list[dict[str, str]]:
     messages: list[dict[str, str]] = []
     if system:
         messages.append({"role": "system", "content": system})
     for content in contents:
         role = "assistant" if content.role == "model" else "user"
-        texts = [t for t in (_part_text(p, key) for p in content.parts or []) if t]
+        texts = [t for t in (_part_text(p) for p in content.parts or []) if t]
         if not texts:
             continue
         text = "\n\n".join(texts)
@@ -266,32 +276,28 @@ def build_plan(contents: list[types.Content], config: types.GenerateContentConfi
     tools, may_answer = _tool_specs(config)
     instruction = _system_text(config.system_instruction).strip()
     if tools:
-        names = {tool.name for tool in tools}
-        properties = {p for tool in tools for p in (tool.parameters.get("properties") or {})}
-        key = _unique(ACTION_KEY, properties)
-        answer = _unique(ANSWER_ACTION, names) if may_answer else None
-        protocol = _protocol_text(tools, answer, key)
+        answer = _unique(ANSWER_TOOL, {tool.name for tool in tools}) if may_answer else None
+        protocol = _protocol_text(tools, answer)
         system = f"{instruction}\n\n{protocol}" if instruction else protocol
         return ChatPlan(
-            messages=_messages(system, contents, key),
+            messages=_messages(system, contents),
             kind="tools",
-            schema=action_schema(tools, answer, key),
+            schema=call_schema(tools, answer),
             tools=tools,
-            answer_action=answer,
-            action_key=key,
+            answer_tool=answer,
         )
     schema = config.response_json_schema or config.response_schema
     if schema is not None or config.response_mime_type == "application/json":
         json_schema = to_json_schema(schema) if schema is not None else {"type": "object"}
-        return ChatPlan(_messages(instruction, contents, ACTION_KEY), "json", json_schema)
-    return ChatPlan(_messages(instruction, contents, ACTION_KEY), "text")
+        return ChatPlan(_messages(instruction, contents), "json", json_schema)
+    return ChatPlan(_messages(instruction, contents), "text")
 
 
 def parse_output(plan: ChatPlan, text: str) -> list[types.Part]:
     """The parts of a model turn from the generated text.
 
-    On a tool turn a valid action becomes a `FunctionCall` part (or a text part for the answer
-    action). Output that does not parse (cut off by the token limit) is returned as text.
+    On a tool turn a valid call becomes a `FunctionCall` part (a text part for the answer
+    pseudo-tool). Output that does not parse (cut off by the token limit) is returned as text.
     """
     if plan.kind != "tools":
         return [types.Part(text=text)]
@@ -301,10 +307,12 @@ def parse_output(plan: ChatPlan, text: str) -> list[types.Part]:
         return [types.Part(text=text)]
     if not isinstance(obj, dict):
         return [types.Part(text=text)]
-    action = obj.pop(plan.action_key, None)
-    if action is not None and action == plan.answer_action:
-        answer = obj.get("text")
+    name, arguments = obj.get("name"), obj.get("arguments")
+    if not isinstance(arguments, dict):
+        return [types.Part(text=text)]
+    if name is not None and name == plan.answer_tool:
+        answer = arguments.get("text")
         return [types.Part(text=answer if isinstance(answer, str) else json.dumps(answer))]
-    if action in {tool.name for tool in plan.tools}:
-        return [types.Part(function_call=types.FunctionCall(name=action, args=obj))]
+    if name in {tool.name for tool in plan.tools}:
+        return [types.Part(function_call=types.FunctionCall(name=name, args=arguments))]
     return [types.Part(text=text)]

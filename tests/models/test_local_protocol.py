@@ -49,20 +49,23 @@ def test_plain_request_is_free_text() -> None:
     ]
 
 
-def test_tool_turn_schema_is_a_union_of_actions() -> None:
+def test_tool_turn_schema_is_a_union_of_calls() -> None:
     plan = build_plan([_user("go")], _config(run_code, spawn_subagent))
-    assert plan.kind == "tools" and plan.answer_action == "answer"
+    assert plan.kind == "tools" and plan.answer_tool == "final_answer"
     branches = plan.schema["oneOf"]
-    actions = [b["properties"]["action"]["const"] for b in branches]
-    assert actions == ["run_code", "spawn_subagent", "answer"]
-    run = branches[0]
-    assert run["required"] == ["action", "code"]
-    assert run["properties"]["code"]["type"] == "string"
-    assert run["additionalProperties"] is False
-    # The optional `context` argument stays optional; `action` is always first.
-    spawn = branches[1]
-    assert spawn["required"] == ["action", "task"]
-    assert next(iter(spawn["properties"])) == "action"
+    names = [b["properties"]["name"]["const"] for b in branches]
+    assert names == ["run_code", "spawn_subagent", "final_answer"]
+    for branch in branches:
+        # `name` comes first, so the model picks the tool before writing its arguments.
+        assert list(branch["properties"]) == ["name", "arguments"]
+        assert branch["required"] == ["name", "arguments"]
+        assert branch["properties"]["arguments"]["additionalProperties"] is False
+    run = branches[0]["properties"]["arguments"]
+    assert run["required"] == ["code"] and run["properties"]["code"]["type"] == "string"
+    spawn = branches[1]["properties"]["arguments"]
+    assert spawn["required"] == ["task"]  # The optional `context` stays optional.
+    answer = branches[2]["properties"]["arguments"]
+    assert answer["required"] == ["text"]
 
 
 def test_system_message_holds_instruction_then_protocol() -> None:
@@ -70,14 +73,15 @@ def test_system_message_holds_instruction_then_protocol() -> None:
     system = plan.messages[0]
     assert system["role"] == "system"
     assert system["content"].startswith("You are an RLM.")
-    assert '{"action": "answer", "text": "..."}' in system["content"]
-    assert "## run_code" in system["content"] and "code (string, required)" in system["content"]
+    assert '{"name": <tool name>, "arguments": {<arguments>}}' in system["content"]
+    assert "- run_code(code: string): Runs Python code" in system["content"]
+    assert "- final_answer(text: string)" in system["content"]
     # Same declarations, same system text: the prompt prefix is stable across turns.
     again = build_plan([_user("other")], _config(run_code, system_instruction="You are an RLM."))
     assert again.messages[0] == system
 
 
-def test_history_is_replayed_in_order_in_the_action_format() -> None:
+def test_history_is_replayed_in_order_in_the_call_format() -> None:
     contents = [
         _user("How big is the context?"),
         types.Content(
@@ -107,8 +111,8 @@ def test_history_is_replayed_in_order_in_the_action_format() -> None:
     roles = [m["role"] for m in plan.messages]
     assert roles == ["system", "user", "assistant", "user"]
     assert json.loads(plan.messages[2]["content"]) == {
-        "action": "run_code",
-        "code": "print(context.size)",
+        "name": "run_code",
+        "arguments": {"code": "print(context.size)"},
     }
     assert "thinking" not in plan.messages[2]["content"]  # Thoughts are not replayed.
     # Tool result and the next user text merge into one user turn (templates need alternation).
@@ -147,8 +151,9 @@ def test_tool_config_any_forbids_text_answers() -> None:
         ),
     )
     plan = build_plan([_user("go")], config)
-    assert plan.answer_action is None
-    assert plan.schema["properties"]["action"]["const"] == "run_code"  # A single branch.
+    assert plan.answer_tool is None
+    assert plan.schema["properties"]["name"]["const"] == "run_code"  # A single branch.
+    assert "final_answer" not in plan.messages[0]["content"]
 
 
 def test_tool_config_none_and_allowed_names() -> None:
@@ -171,16 +176,16 @@ def test_tool_config_none_and_allowed_names() -> None:
     assert [t.name for t in build_plan([_user("go")], allowed).tools] == ["spawn_subagent"]
 
 
-def test_name_collisions_pick_other_keys() -> None:
-    def answer(action: str) -> str:
-        """A tool named like the answer action, with an argument named like the key."""
-        return action
+def test_a_tool_named_like_the_answer_renames_the_answer() -> None:
+    def final_answer(text: str) -> str:
+        """A user tool that happens to have the pseudo-tool's name."""
+        return text
 
-    plan = build_plan([_user("go")], _config(answer))
-    assert plan.action_key == "action_2" and plan.answer_action == "answer_2"
-    [call] = parse_output(plan, '{"action_2": "answer", "action": "jump"}')
-    assert call.function_call.name == "answer" and call.function_call.args == {"action": "jump"}
-    [text] = parse_output(plan, '{"action_2": "answer_2", "text": "done"}')
+    plan = build_plan([_user("go")], _config(final_answer))
+    assert plan.answer_tool == "final_answer_2"
+    [call] = parse_output(plan, '{"name": "final_answer", "arguments": {"text": "x"}}')
+    assert call.function_call == types.FunctionCall(name="final_answer", args={"text": "x"})
+    [text] = parse_output(plan, '{"name": "final_answer_2", "arguments": {"text": "done"}}')
     assert text.text == "done"
 
 
@@ -222,28 +227,47 @@ def test_genai_schema_parameters_are_converted() -> None:
     )
     config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[decl])])
     plan = build_plan([_user("go")], config)
-    branch = plan.schema["oneOf"][0]
-    assert branch["properties"]["key"]["type"] == "string"
-    assert branch["properties"]["limit"]["type"] == "integer"
-    assert branch["required"] == ["action", "key"]
+    arguments = plan.schema["oneOf"][0]["properties"]["arguments"]
+    assert arguments["properties"]["key"]["type"] == "string"
+    assert arguments["properties"]["limit"]["type"] == "integer"
+    assert arguments["required"] == ["key"]
+    assert "- lookup(key: string, limit?: integer): Looks a key up." in plan.messages[0]["content"]
 
 
 def test_parse_output() -> None:
     plan = build_plan([_user("go")], _config(run_code))
-    [call] = parse_output(plan, '{"action": "run_code", "code": "print(1)"}')
+    [call] = parse_output(plan, '{"name": "run_code", "arguments": {"code": "print(1)"}}')
     assert call.function_call == types.FunctionCall(name="run_code", args={"code": "print(1)"})
-    [answer] = parse_output(plan, '{"action": "answer", "text": "42"}')
+    [answer] = parse_output(plan, '{"name": "final_answer", "arguments": {"text": "42"}}')
     assert answer.text == "42" and answer.function_call is None
     # Cut off by the token limit or otherwise unusable: kept as text, never an invented call.
-    for raw in ('{"action": "run_code", "code": "pri', "[1, 2]", '{"action": "rm_rf"}'):
+    for raw in (
+        '{"name": "run_code", "arguments": {"code": "pri',
+        "[1, 2]",
+        '{"name": "rm_rf", "arguments": {}}',
+        '{"name": "run_code", "arguments": "print(1)"}',
+    ):
         [part] = parse_output(plan, raw)
         assert part.text == raw and part.function_call is None
 
 
 @pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed")
-def test_schemas_compile_to_llama_cpp_grammars() -> None:
-    from llama_cpp import LlamaGrammar
+def test_schemas_compile_to_grammars_that_put_the_name_first() -> None:
+    from pathlib import Path
+
+    from rlm_adk.models.local_engine import _LocalEngine
 
     plan = build_plan([_user("go")], _config(run_code, spawn_subagent))
-    grammar = LlamaGrammar.from_json_schema(json.dumps(plan.schema), verbose=False)
-    assert '\\"run_code\\"' in grammar._grammar and '\\"answer\\"' in grammar._grammar
+    engine = _LocalEngine(Path("unused.gguf"), n_ctx=512, n_threads=1)  # Nothing is loaded.
+    try:
+        grammar = engine._grammar(plan.schema)._grammar
+        assert engine._grammar(plan.schema)._grammar is grammar  # Cached.
+    finally:
+        engine.close()
+    assert '\\"run_code\\"' in grammar and '\\"final_answer\\"' in grammar
+    object_rules = [
+        line for line in grammar.splitlines() if "name-kv" in line and '::= "{"' in line
+    ]
+    assert len(object_rules) == 3
+    for rule in object_rules:
+        assert rule.index("name-kv") < rule.index("arguments-kv")
