@@ -95,6 +95,8 @@ class GcsSource:
     def _selected(self, obj: str) -> bool:
         if obj.endswith("/"):
             return False  # a "folder" placeholder object
+        if obj.startswith("/") or ".." in obj.split("/"):
+            return False  # legal in GCS, but no safe path in a handle: never listed or read
         if self._pattern is not None:
             return bool(self._pattern.match(obj))
         if not self.prefix or self.prefix.endswith("/"):

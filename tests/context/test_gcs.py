@@ -37,6 +37,7 @@ def test_default_client_uses_the_emulator(gcs_emulator: str, make_bucket: MakeBu
 def test_manifest_is_paginated_and_filtered(gcs_client: Any, make_bucket: MakeBucket) -> None:
     objects = {f"reports/{i:03d}.txt": f"report {i}\n".encode() for i in range(23)}
     objects.update({"reports2/x.txt": b"not me", "other/y.txt": b"nor me", "reports/": b""})
+    objects["reports/../escape.txt"] = b"an object name with '..' is never listed"
     bucket = make_bucket(objects)
     source = GcsSource(bucket, "reports", client=gcs_client, page_size=5)
     pages = source.iter_files()
@@ -46,7 +47,9 @@ def test_manifest_is_paginated_and_filtered(gcs_client: Any, make_bucket: MakeBu
     assert len(rest) == 22
     h = ContextHandle([source])
     files = h.files
-    wanted = sorted(k for k in objects if k.startswith("reports/") and k != "reports/")
+    wanted = sorted(
+        k for k in objects if k.startswith("reports/") and k != "reports/" and ".." not in k
+    )
     assert [f.path for f in files] == [f"{bucket}/{name}" for name in wanted]
     assert all(f.version and int(f.version) > 0 for f in files)
     assert files[0].content_type == "text/plain" and files[0].size == len(b"report 0\n")
