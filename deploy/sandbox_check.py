@@ -45,18 +45,16 @@ def monty_binary() -> str:
 
 
 async def _run_cell(code: str) -> str:
-    from rlm_adk.sandbox.bridge import HostBridge
-    from rlm_adk.sandbox.monty import MontySandbox
+    # A pool of its own, closed before returning: nothing of the check outlives it (the
+    # Cloud Run entry point execs the server right after).
+    import pydantic_monty
 
-    sandbox = MontySandbox()
-    try:
-        await sandbox.start(HostBridge())
-        result = await sandbox.run(code)
-    finally:
-        await sandbox.close()
-    if not result.ok:
-        raise SandboxUnavailable(f"the Monty sandbox ran but the check cell failed: {result.error}")
-    return result.output
+    printed: list[str] = []
+    async with pydantic_monty.AsyncMonty(min_processes=0, max_processes=1) as pool:
+        session = pool.checkout(script_name="check.py")
+        async with session:
+            await session.feed_run(code, print_callback=lambda _stream, text: printed.append(text))
+    return "".join(printed)
 
 
 def _run_on_own_loop(code: str) -> str:

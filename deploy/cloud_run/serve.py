@@ -10,7 +10,7 @@ image or its command line as written in the Dockerfile:
 | `HOST` | address to bind | `0.0.0.0` |
 | `AGENTS_DIR` | ADK agents folder (`rlm/` inside) | `/app/agents` |
 | `SESSION_SERVICE_URI` | `postgresql+asyncpg://...`, `sqlite:///...`, `agentengine://<id>`, `memory://` | `memory://` |
-| `ARTIFACT_SERVICE_URI` | `gs://<bucket>` for artifacts | in memory |
+| `ARTIFACT_SERVICE_URI` | `gs://<bucket>` for artifacts | `memory://` |
 | `OTEL_TO_CLOUD` | `true`: ADK's `--otel_to_cloud` (Cloud Trace, Cloud Logging) | `false` |
 | `ALLOW_ORIGINS` | comma-separated CORS origins | none |
 | `LOG_LEVEL` | `debug`, `info`, `warning`, `error` | `info` |
@@ -63,9 +63,9 @@ def server_argv(environ: Mapping[str, str] | None = None) -> list[str]:
         f"--log_level={level}",
         f"--session_service_uri={session_uri}",
     ]
-    artifact_uri = env.get("ARTIFACT_SERVICE_URI", "").strip()
-    if artifact_uri:
-        argv.append(f"--artifact_service_uri={artifact_uri}")
+    # Explicit, so ADK never tries to write artifacts into the image's agents folder.
+    artifact_uri = env.get("ARTIFACT_SERVICE_URI", "").strip() or "memory://"
+    argv.append(f"--artifact_service_uri={artifact_uri}")
     if _flag(env, "OTEL_TO_CLOUD", False):
         argv.append("--otel_to_cloud")
     origins = [o.strip() for o in env.get("ALLOW_ORIGINS", "").split(",") if o.strip()]
