@@ -155,6 +155,24 @@ class _Sampling:
     seed: int | None
 
 
+# JSON's backspace and form-feed escapes decode to control characters no tool argument wants.
+# Small models write them when code needs a regex word boundary (Qwen2.5-Coder-1.5B put a bare
+# backslash-b in a JSON string, which decoded to a backspace), so the grammar leaves them out
+# and the model has to escape the backslash itself.
+_JSON_ESCAPES = r'["\\/bfnrt]'
+_JSON_ESCAPES_WITHOUT_CONTROL = r'["\\/nrt]'
+
+
+def _json_grammar(schema_json: str) -> str:
+    """GBNF for a JSON schema, without the backspace and form-feed string escapes."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    grammar = json_schema_to_gbnf(schema_json)
+    if _JSON_ESCAPES not in grammar:
+        logger.warning("unexpected JSON string rule in llama.cpp's grammar; left unchanged")
+    return grammar.replace(_JSON_ESCAPES, _JSON_ESCAPES_WITHOUT_CONTROL)
+
+
 class _LocalEngine:
     """One loaded GGUF model: its llama.cpp handle, worker thread, lock and grammar cache."""
 
@@ -204,7 +222,7 @@ class _LocalEngine:
         if grammar is None:
             if len(self._grammars) >= _MAX_CACHED_GRAMMARS:
                 self._grammars.pop(next(iter(self._grammars)))
-            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+            grammar = LlamaGrammar.from_string(_json_grammar(key), verbose=False)
             self._grammars[key] = grammar
         return grammar
 

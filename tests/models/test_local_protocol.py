@@ -271,3 +271,6 @@ def test_schemas_compile_to_grammars_that_put_the_name_first() -> None:
     assert len(object_rules) == 3
     for rule in object_rules:
         assert rule.index("name-kv") < rule.index("arguments-kv")
+    # Strings may not use the backspace and form-feed escapes (see local_engine._JSON_ESCAPES).
+    [char_rule] = [line for line in grammar.splitlines() if line.startswith("char ::=")]
+    assert "bfnrt" not in char_rule and "nrt" in char_rule
