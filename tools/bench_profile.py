@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,30 @@ def _median(spec: dict, repeats: int) -> dict:
     out["answers"] = sorted({r["answer"] for r in runs})
     print(f"[profile] {spec} -> {out['wall_s']} s, {out['peak_tree_rss_mb']} MB", file=sys.stderr)
     return out
+
+
+def _breakdown_rows(doc: dict) -> list[list]:
+    two = doc["turn_breakdown_schema_2"]
+    one = doc["turn_breakdown_schema_1"]
+    keys = list(
+        dict.fromkeys([*two["own_ms_per_turn_by_package"], *one["own_ms_per_turn_by_package"]])
+    )
+    rows = [
+        [
+            k,
+            two["own_ms_per_turn_by_package"].get(k, "-"),
+            one["own_ms_per_turn_by_package"].get(k, "-"),
+        ]
+        for k in keys
+    ]
+    rows.append(
+        [
+            "**wall per turn under cProfile**",
+            two["wall_ms_per_turn_under_profiler"],
+            one["wall_ms_per_turn_under_profiler"],
+        ]
+    )
+    return rows
 
 
 def main() -> int:
@@ -83,6 +108,18 @@ def main() -> int:
         )
         row["variant"] = "slot-first read" if fix else "as is"
         doc["timeline"].append(row)
+    for schema in ("2", "1"):
+        env = {**os.environ, "ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN": schema}
+        proc = subprocess.run(
+            [sys.executable, "-m", "rlm_adk.bench.profiles", '{"turn_breakdown": true}'],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+        doc[f"turn_breakdown_schema_{schema}"] = json.loads(line[7:])["turn_breakdown"]
     path = ROOT / "docs" / "bench" / "profile.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
@@ -150,6 +187,17 @@ def main() -> int:
             "```",
             *doc["cprofile_1gb_fix"],
             "```",
+            "",
+            "### Where a REPL turn's time goes (cProfile, own time per turn by package)",
+            "",
+            "Ten requests of 20 trivial cells with an instant root model, under cProfile (which "
+            "roughly doubles the cost, so compare shares, not absolutes). ADK telemetry schema 2 "
+            "is ADK 2.13's default; schema 1 sets `ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN=1`.",
+            "",
+            table(
+                ["package", "schema 2 (default) ms/turn", "schema 1 ms/turn"],
+                _breakdown_rows(doc),
+            ),
             "",
             "Raw results: [`docs/bench/profile.json`](bench/profile.json).",
         ]

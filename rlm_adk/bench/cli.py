@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     systems.add_argument("--other-memory-mb", default="100,1000", help="rlms/dspy corpus sizes")
     systems.add_argument("--no-docs", action="store_true", help="JSON only")
     systems.add_argument("--as-command", help="the command shown in the report (for scripts)")
+    systems.add_argument(
+        "--from-json", type=Path, help="re-render the report from a results file; run nothing"
+    )
 
     quality = sub.add_parser("quality", help="RLM against the same model called directly")
     quality.add_argument("--model", required=True, help="root model (e.g. local:/path.gguf)")
@@ -98,16 +101,20 @@ def cmd_systems(args: argparse.Namespace, argv: list[str]) -> int:
     from rlm_adk.bench.sections import systems_section
     from rlm_adk.bench.systems import run_all
 
-    doc = run_all(
-        [s.strip() for s in args.systems.split(",") if s.strip()],
-        args.repeats,
-        [s.strip() for s in args.suites.split(",") if s.strip()],
-        concurrencies=_ints(args.concurrency),
-        memory_mb=_ints(args.memory_mb),
-        other_memory_mb=_ints(args.other_memory_mb),
-    )
-    doc["command"] = args.as_command or _command(argv)
-    path = _write_json("systems", doc)
+    if args.from_json:
+        doc = json.loads(args.from_json.read_text(encoding="utf-8"))
+        path = args.from_json
+    else:
+        doc = run_all(
+            [s.strip() for s in args.systems.split(",") if s.strip()],
+            args.repeats,
+            [s.strip() for s in args.suites.split(",") if s.strip()],
+            concurrencies=_ints(args.concurrency),
+            memory_mb=_ints(args.memory_mb),
+            other_memory_mb=_ints(args.other_memory_mb),
+        )
+        doc["command"] = args.as_command or _command(argv)
+        path = _write_json("systems", doc)
     print(path)
     if not args.no_docs:
         body = systems_section(doc, doc["command"], ASSETS, "bench")

@@ -112,6 +112,10 @@ def main(argv: list[str]) -> int:
     spec = parse_spec(argv)
     import google.adk.runners  # noqa: F401  # imports before measuring
 
+    if spec.get("turn_breakdown"):
+        emit({"turn_breakdown": asyncio.run(turn_breakdown())})
+        return 0
+
     from rlm_adk.bench.drivers import rlm_adk_driver
 
     if spec.get("slot_first"):
@@ -144,6 +148,47 @@ def main(argv: list[str]) -> int:
     emit(result)
     time.sleep(0.05)
     return 0
+
+
+def _package_of(filename: str) -> str:
+    """A coarse owner for a profiled function's file (site-packages top level, or ours)."""
+    if "site-packages/" in filename:
+        parts = filename.split("site-packages/", 1)[1].split("/")
+        return "/".join(parts[:2]) if parts[0] == "google" else parts[0]
+    if "/rlm_adk/" in filename:
+        return "rlm_adk/" + filename.split("/rlm_adk/", 1)[1].split("/")[0]
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins (C)"
+    return "python stdlib"
+
+
+async def turn_breakdown(runs: int = 10, cells: int = 20) -> dict[str, Any]:
+    """Own CPU time per package over `runs` requests of `cells` trivial cells (instant root)."""
+    from rlm_adk import open_text
+    from rlm_adk.bench.drivers.rlm_adk_driver import run_program
+
+    program = [f"x = {i}\nprint('total', x)" for i in range(cells)]
+    kwargs: dict[str, Any] = {"latency": 0.0, "concurrency": 64, "max_calls": cells + 20}
+    await run_program(program[:2], open_text("x"), **kwargs)  # warm-up
+    profiler = cProfile.Profile()
+    t0 = time.perf_counter()
+    profiler.enable()
+    for _ in range(runs):
+        await run_program(program, open_text("x"), **kwargs)
+    profiler.disable()
+    wall = time.perf_counter() - t0
+    by_package: dict[str, float] = {}
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    for (filename, _line, _name), (_cc, _nc, own, _cum, _callers) in stats.items():
+        key = _package_of(filename)
+        by_package[key] = by_package.get(key, 0.0) + own
+    turns = runs * (cells + 1)
+    top = sorted(by_package.items(), key=lambda kv: kv[1], reverse=True)[:10]
+    return {
+        "turns": turns,
+        "wall_ms_per_turn_under_profiler": round(wall / turns * 1000, 3),
+        "own_ms_per_turn_by_package": {k: round(v / turns * 1000, 3) for k, v in top},
+    }
 
 
 def _compact(report: str) -> list[str]:
