@@ -19,6 +19,7 @@ import platform
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -140,6 +141,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=4443)
     parser.add_argument("--backend", choices=("memory", "filesystem"), default="memory")
     args = parser.parse_args()
+    # SIGTERM (e.g. from `timeout` or a CI runner) stops the server too, not just this process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with running_emulator(args.port, backend=args.backend, set_env=False) as url:
         print(f"fake-gcs-server at {url}; export STORAGE_EMULATOR_HOST={url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
