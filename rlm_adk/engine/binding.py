@@ -56,10 +56,10 @@ async def resolve_context(agent: RLMAgent, ctx: InvocationContext) -> ContextHan
         return handle
     key = (ctx.app_name, ctx.user_id, ctx.session.id)
     if handle is None or handle is agent.context:
-        # Never add a session's uploads to a handle other sessions share.
-        sources = list(handle.corpus.sources.values()) if handle is not None else []
-        handle = ContextHandle(sources)
-        agent._handles[key] = (("uploads:",), handle)
+        # Never add a session's uploads to a handle other sessions share: fork it (same sources
+        # and cache, private uploads).
+        handle = handle.fork() if handle is not None else ContextHandle([])
+        _remember(agent, key, ("uploads:",), handle)
     for index, part in enumerate(uploads):
         blob = part.inline_data
         name = blob.display_name or f"upload_{len(handle.files)}_{index}"
