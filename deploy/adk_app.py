@@ -41,8 +41,9 @@ def build_rlm_app() -> App:
 
     `RLMConfig.from_env()` reads every `RLM_*` variable now; the root model is `RLM_MODEL` (else
     the default), sub-calls use `RLM_SUB_MODEL`; Gemini on Vertex AI uses the runtime's identity.
+    `RLMPlugin` records each request's usage, as in the `adk web` app.
     """
-    from rlm_adk import RLMAgent, RLMConfig
+    from rlm_adk import RLMAgent, RLMConfig, RLMPlugin
 
     config = RLMConfig.from_env()
     agent = RLMAgent(
@@ -50,7 +51,7 @@ def build_rlm_app() -> App:
         description="Answers questions over a large corpus by writing code over it and recursing.",
         config=config,
     )
-    return App(name="rlm", root_agent=agent)
+    return App(name="rlm", root_agent=agent, plugins=[RLMPlugin()])
 
 
 class RLMAdkApp(AdkApp):

@@ -4,6 +4,7 @@ network refused; and where its settings come from once it has been pickled and u
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pickle
@@ -114,8 +115,13 @@ async def test_adk_app_runs_queries_end_to_end(vertex_local: pytest.MonkeyPatch)
 
 def test_sync_stream_query(vertex_local: pytest.MonkeyPatch) -> None:
     app = RLMAdkApp(app_factory=scripted_app)
-    with pytest.warns(DeprecationWarning):
-        events = list(app.stream_query(message="count the needles", user_id="u2"))
+    try:
+        with pytest.warns(DeprecationWarning):
+            events = list(app.stream_query(message="count the needles", user_id="u2"))
+    finally:
+        # The sync path runs each query on a loop of its own; the session's REPL outlives it
+        # until released (a deployed app keeps it for the session's next turn).
+        asyncio.run(app.app.root_agent.close())
     assert _final(events)["content"]["parts"][0]["text"] == "found 2 needles"
     assert _tool_outputs(events) == ["MATCHES 2 ['ok', 'ok']"]
 
@@ -140,6 +146,7 @@ def test_settings_come_from_the_environment_that_unpickles(
     assert agent.config.max_depth == 5
     assert agent.config.context == ["gs://corpus-bucket/2026/"]
     assert agent.model.model == "gemini-3.5-pro"
+    assert [type(p).__name__ for p in restored.app.plugins] == ["RLMPlugin"]
     assert restored._tmpl_attrs["runner"].app is restored.app
     # AdkApp.set_up switches google-genai to Vertex AI for the platform.
     assert os.environ["GOOGLE_GENAI_USE_ENTERPRISE"] == "1"
