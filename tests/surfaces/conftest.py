@@ -83,6 +83,11 @@ def api_server_factory(tmp_path: Path) -> Iterator[Any]:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                # In memory: the servers must not write session or artifact files into agents/.
+                "--session_service_uri",
+                "memory://",
+                "--artifact_service_uri",
+                "memory://",
                 str(agents_dir or ROOT / "agents"),
             ],
             env=env,
