@@ -166,9 +166,15 @@ def plot_fanout(rows: list[dict[str, Any]], path: Path) -> Path | None:
     xs = [c for c, _, _ in ours]
     ax.plot(xs, [w for _, w, _ in ours], "o-", label="rlm-adk (median of runs)")
     ax.plot(xs, [i for _, _, i in ours], "k:", label="ideal ceil(1000/C) x 0.2 s")
-    for r in rows:
-        if "ideal_s" not in r:
-            ax.axhline(r["wall_s"], linestyle="--", linewidth=1, label=f"{r['system']} (default)")
+    others = [r for r in rows if "ideal_s" not in r]
+    for i, r in enumerate(others):
+        ax.axhline(
+            r["wall_s"],
+            color=f"C{i + 2}",
+            linestyle="--",
+            linewidth=1,
+            label=f"{r['system']} (its default concurrency)",
+        )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("max_concurrency")

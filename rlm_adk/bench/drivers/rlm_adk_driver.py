@@ -67,6 +67,8 @@ async def run_program(
     runner = InMemoryRunner(agent=agent, app_name="bench")
     session = await runner.session_service.create_session(app_name="bench", user_id="u")
     answer, usage = "", {}
+    started = time.perf_counter()
+    request_s = 0.0
     try:
         async for event in runner.run_async(
             user_id="u",
@@ -76,10 +78,12 @@ async def run_program(
             if event.is_final_response() and event.content and event.content.parts:
                 answer = "".join(p.text or "" for p in event.content.parts)
                 usage = (event.custom_metadata or {}).get("rlm", {}).get("usage", usage)
+                request_s = time.perf_counter() - started
     finally:
         await agent.close()
         await runner.close()
-    return {"answer": answer, "usage": usage, "stamps": root.stamps}
+    # `request_s`: user message to final answer (the agent's teardown, once per agent, excluded).
+    return {"answer": answer, "usage": usage, "stamps": root.stamps, "request_s": request_s}
 
 
 def _context(spec: dict[str, Any]) -> Any:
@@ -108,6 +112,7 @@ async def chunked_count(spec: dict[str, Any]) -> dict[str, Any]:
         "expected": expected,
         "correct": out["answer"].strip() == expected,
         "sub_calls": int(out["usage"].get("calls", 0)) - 2,
+        "request_s": round(out["request_s"], 4),
     }
 
 
