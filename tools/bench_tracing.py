@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -99,6 +100,9 @@ async def _worker(args: argparse.Namespace) -> dict[str, Any]:
         runner = InMemoryRunner(agent=agent)
         session = await runner.session_service.create_session(app_name=runner.app_name, user_id="u")
         message = types.Content(role="user", parts=[types.Part.from_text(text="go")])
+        # Every run starts from a collected heap, so a full collection left over from the previous
+        # run does not land in this one's window; collections the run itself triggers still count.
+        gc.collect()
         started, cpu = time.perf_counter(), time.process_time()
         answer = ""
         async for event in runner.run_async(
@@ -178,13 +182,19 @@ def main() -> None:
             spec = "console"
         walls: dict[str, list[float]] = {"off": [], "on": []}
         cpus: dict[str, list[float]] = {"off": [], "on": []}
+        pair_ratios: list[float] = []
         try:
             for i in range(args.processes):
+                # Adjacent off/on processes form a pair; the machine's load drifts less within
+                # a pair than across the run, so the median of pair ratios is the robust figure.
                 order = ("off", "on") if i % 2 == 0 else ("on", "off")
+                pair: dict[str, float] = {}
                 for mode in order:
                     measured = _run_worker(mode, args, spec)
                     walls[mode].extend(measured["walls"])
                     cpus[mode].extend(measured["cpus"])
+                    pair[mode] = statistics.median(measured["walls"])
+                pair_ratios.append(pair["on"] / pair["off"])
         finally:
             if receiver is not None:
                 receiver.stop()
@@ -193,6 +203,8 @@ def main() -> None:
             with open(f"{tmp}/spans.jsonl", encoding="utf-8") as handle:
                 spans = sum(1 for _ in handle)
     off, on = statistics.median(walls["off"]), statistics.median(walls["on"])
+    pair_ratio = statistics.median(pair_ratios)
+    load = os.getloadavg()
     cpu_off, cpu_on = statistics.median(cpus["off"]), statistics.median(cpus["on"])
     ideal = -(-args.calls // 64) * args.latency
     result = {
@@ -205,6 +217,9 @@ def main() -> None:
         "median_on_s": round(on, 4),
         "ratio": round(on / off, 4),
         "added_pct": round((on / off - 1) * 100, 2),
+        "median_pair_ratio": round(pair_ratio, 4),
+        "pair_ratios": [round(r, 4) for r in pair_ratios],
+        "load_average": [round(x, 2) for x in load],
         "median_cpu_off_s": round(cpu_off, 4),
         "median_cpu_on_s": round(cpu_on, 4),
         "cpu_added_per_call_us": round((cpu_on - cpu_off) / args.calls * 1e6, 1),
@@ -222,9 +237,11 @@ def main() -> None:
         f"{len(walls['off'])} runs per mode\n"
         f"  tracing off: median {off:.3f} s   (ideal {ideal:.2f} s at 64-way)\n"
         f"  tracing on : median {on:.3f} s\n"
-        f"  ratio {on / off:.3f} -> {(on / off - 1) * 100:+.1f} % wall time\n"
+        f"  ratio {on / off:.3f} -> {(on / off - 1) * 100:+.1f} % wall time; median of "
+        f"{len(pair_ratios)} paired ratios {pair_ratio:.3f} -> {(pair_ratio - 1) * 100:+.1f} %\n"
         f"  CPU (all threads): median {cpu_off:.3f} s off, {cpu_on:.3f} s on -> "
-        f"{(cpu_on - cpu_off) / args.calls * 1e6:.0f} us added per sub-call"
+        f"{(cpu_on - cpu_off) / args.calls * 1e6:.0f} us added per sub-call\n"
+        f"  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
 
 
