@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# one resolver run for everything: ADK caps OpenTelemetry, a second install can break the cap
 	# `local` compiles llama-cpp-python once (about 5 minutes on 2 cores; pip caches the wheel)
-	$(PY) -m pip install -q -e '.[dev,pdf,local]'
+	$(PY) -m pip install -q -e '.[dev,pdf,local,deploy]'
 	touch $(STAMP)
 
 venv: $(STAMP)

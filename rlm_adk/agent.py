@@ -90,9 +90,15 @@ class RLMAgent(LlmAgent):
     _handles: dict[tuple[str, str, str], tuple[tuple[str, ...], ContextHandle]] = PrivateAttr(
         default_factory=dict
     )
+    _config_from_env: bool = PrivateAttr(default=False)
+    _model_from_env: bool = PrivateAttr(default=False)
 
     @override
     def model_post_init(self, __context: Any) -> None:
+        # Settings not given in code come from the environment: remember which, so that a copy
+        # unpickled in another process (Agent Engine) reads them there instead of carrying ours.
+        self._config_from_env = "config" not in self.model_fields_set
+        self._model_from_env = not self.model
         if not self.model:
             self.model = self.config.model or _default_model("root")
         if isinstance(self.model, str):
@@ -107,6 +113,17 @@ class RLMAgent(LlmAgent):
             *_as_list(self.on_model_error_callback),
         ]
         super().model_post_init(__context)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # Per-process state (nodes, session REPLs, handles) never travels with a pickle.
+        self._nodes = {}
+        self._repls = SessionRepls()
+        self._handles = {}
+        if self._config_from_env:
+            self.config = RLMConfig.from_env()
+            if self._model_from_env:
+                self.model = _resolve(self.config.model or _default_model("root"), "root")
 
     # -- children -----------------------------------------------------------------------------
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from google.adk.apps.app import App
 
-from rlm_adk import RLMAgent, RLMConfig, RLMPlugin
+from rlm_adk import RLMAgent, RLMPlugin
 
-config = RLMConfig.from_env()
-
+# No config or model given: RLMAgent reads the RLM_* settings in the process that builds it,
+# and again in a process that unpickles it (Agent Engine), so a deployment's env vars count.
 root_agent = RLMAgent(
     name="rlm",
     description="Answers questions over a large corpus by writing code over it and recursing.",
-    model=config.model or "",
-    sub_model=config.sub_model,
-    config=config,
 )
 
 app = App(name="rlm", root_agent=root_agent, plugins=[RLMPlugin()])

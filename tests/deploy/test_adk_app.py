@@ -220,11 +220,6 @@ def test_unpickles_in_a_process_without_the_deploy_folder(
     assert str(REPO) not in env.get("PYTHONPATH", "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the proposed RLMAgent change (deploy/README.md, 'Settings at run time'): an "
-    "RLMAgent whose config came from the environment re-reads it when unpickled",
-)
 def test_a_bare_rlm_agent_rereads_its_settings_when_unpickled(
     clean_env: pytest.MonkeyPatch,
 ) -> None:
