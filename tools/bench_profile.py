@@ -120,6 +120,11 @@ def main() -> int:
         )
         line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
         doc[f"turn_breakdown_schema_{schema}"] = json.loads(line[7:])["turn_breakdown"]
+    reads = [
+        _run({"read_path": True, "context_bytes": 1000 * MB, "corpus_dir": corpus})["read_path"]
+        for _ in range(args.repeats)
+    ]
+    doc["read_path"] = {k: statistics.median(r[k] for r in reads) for k in reads[0]}
     path = ROOT / "docs" / "bench" / "profile.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
@@ -187,6 +192,23 @@ def main() -> int:
             "```",
             *doc["cprofile_1gb_fix"],
             "```",
+            "",
+            "### Rendering an `(instruction, chunk)` prompt, per MiB (300 chunks of 1 MiB)",
+            "",
+            table(
+                [
+                    "ContextHandle.read (block cache)",
+                    "os.pread + decode, same ranges",
+                    "'\\n\\n'.join(instruction, chunk)",
+                ],
+                [
+                    [
+                        doc["read_path"]["handle_read_ms_per_mib"],
+                        doc["read_path"]["pread_decode_ms_per_mib"],
+                        doc["read_path"]["join_ms_per_mib"],
+                    ]
+                ],
+            ),
             "",
             "### Where a REPL turn's time goes (cProfile, own time per turn by package)",
             "",

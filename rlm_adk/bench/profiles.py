@@ -112,6 +112,10 @@ def main(argv: list[str]) -> int:
     spec = parse_spec(argv)
     import google.adk.runners  # noqa: F401  # imports before measuring
 
+    if spec.get("read_path"):
+        size = int(spec["context_bytes"])
+        emit({"read_path": read_path(str(corpus_file(size, Path(spec["corpus_dir"]))))})
+        return 0
     if spec.get("turn_breakdown"):
         emit({"turn_breakdown": asyncio.run(turn_breakdown())})
         return 0
@@ -188,6 +192,38 @@ async def turn_breakdown(runs: int = 10, cells: int = 20) -> dict[str, Any]:
         "turns": turns,
         "wall_ms_per_turn_under_profiler": round(wall / turns * 1000, 3),
         "own_ms_per_turn_by_package": {k: round(v / turns * 1000, 3) for k, v in top},
+    }
+
+
+def read_path(path: str, chunks: int = 300) -> dict[str, Any]:
+    """Per-MiB cost of the pieces of rendering a `(instruction, chunk)` prompt from a file:
+    `ContextHandle.read` (block cache), a plain `os.pread` + decode of the same range, and the
+    `"\n\n".join` that puts the instruction in front of the chunk."""
+    import os
+
+    from rlm_adk import open_context
+
+    handle = open_context(path)
+    plan = handle.chunks(max_chars=1 << 20)[:chunks]
+    t0 = time.perf_counter()
+    texts = [handle.read(c.path, c.start, c.end) for c in plan]
+    t1 = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        plain = [os.pread(fd, c.end - c.start, c.start).decode("utf-8") for c in plan]
+    finally:
+        os.close(fd)
+    t2 = time.perf_counter()
+    joined = ["\n\n".join((INSTRUCTION, text)) for text in texts]
+    t3 = time.perf_counter()
+    handle.close()
+    mib = sum(len(t) for t in texts) / (1 << 20)
+    assert plain == texts and len(joined) == len(texts)
+    return {
+        "mib": round(mib, 1),
+        "handle_read_ms_per_mib": round((t1 - t0) / mib * 1000, 3),
+        "pread_decode_ms_per_mib": round((t2 - t1) / mib * 1000, 3),
+        "join_ms_per_mib": round((t3 - t2) / mib * 1000, 3),
     }
 
 
