@@ -131,6 +131,13 @@ def _load_llama(path: Path, n_ctx: int, n_threads: int) -> Any:
 
 
 def _default_threads() -> int:
+    """Every core the process may use (`RLM_LOCAL_THREADS` overrides).
+
+    On a busy or shared machine prefer `RLM_LOCAL_THREADS=1`, or start the process with
+    `OMP_WAIT_POLICY=PASSIVE`: llama.cpp's OpenMP threads spin while they wait for each other,
+    so when another process holds a core they stall. Qwen2.5-Coder-1.5B on 2 cores shared with
+    other work decoded 0.9 tok/s with 2 threads, 4.4 with 1, and 4.1 with 2 passive threads.
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # Not on Linux.
@@ -181,6 +188,7 @@ class _LocalEngine:
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.lock = threading.Lock()
+        self._closing = threading.Event()
         # One worker: generations run one at a time in arrival order; waiting calls hold no thread.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-local-llm")
         self.calls = 0
@@ -230,7 +238,7 @@ class _LocalEngine:
         self, plan: ChatPlan, sampling: _Sampling, cancelled: threading.Event
     ) -> _Completion:
         """Runs one completion (on the worker thread)."""
-        if cancelled.is_set() or _SHUTDOWN.is_set():
+        if cancelled.is_set() or _SHUTDOWN.is_set() or self._closing.is_set():
             # Cancelled while queued (or exiting): skip even the prompt evaluation.
             raise concurrent.futures.CancelledError()
         with self.lock:
@@ -253,7 +261,7 @@ class _LocalEngine:
         grammar = self._grammar(plan.schema) if plan.schema is not None else None
 
         def stop_when_cancelled(_tokens: Any, _logits: Any) -> bool:
-            return cancelled.is_set() or _SHUTDOWN.is_set()
+            return cancelled.is_set() or _SHUTDOWN.is_set() or self._closing.is_set()
 
         common: dict[str, Any] = {
             "max_tokens": sampling.max_tokens,
@@ -306,6 +314,8 @@ class _LocalEngine:
         )
 
     def close(self) -> None:
+        """Stops any generation, drops queued ones and frees the model."""
+        self._closing.set()
         self.executor.shutdown(wait=True, cancel_futures=True)
         with self.lock:
             if self._llama is not None:
