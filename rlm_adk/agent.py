@@ -27,7 +27,12 @@ from rlm_adk.engine.node import RLMNode, new_node_id
 from rlm_adk.engine.repl import Repl
 from rlm_adk.engine.request import ProgressListener, RequestState
 from rlm_adk.engine.sessions import SessionRepls
-from rlm_adk.prompts import FINALIZE_NOTE, PromptFacts, build_instruction
+from rlm_adk.prompts import (
+    FINALIZE_NOTE,
+    PromptFacts,
+    build_instruction,
+    build_small_instruction,
+)
 from rlm_adk.telemetry import (
     GEN_AI_AGENT_NAME,
     GEN_AI_CONVERSATION_ID,
@@ -328,6 +333,11 @@ class RLMAgent(LlmAgent):
             extra = extra(ctx)
             if hasattr(extra, "__await__"):
                 extra = await extra
+        variant = self.config.prompt
+        if variant == "auto":
+            variant = "small" if _name(self.model).startswith("local:") else "full"
+        if variant == "small":
+            return build_small_instruction(facts, str(extra or ""))
         return build_instruction(facts, str(extra or ""))
 
     # -- budget enforcement -------------------------------------------------------------------

@@ -75,6 +75,10 @@ class RLMConfig(BaseModel):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Extra or overriding entries for the price table (model name -> USD per 1M tokens)."""
 
+    prompt: Literal["auto", "full", "small"] = "auto"
+    """Instruction variant: `small` is short with a worked example, for small local models;
+    `auto` picks it for `local:` models."""
+
     # Sandbox.
     sandbox: Literal["monty", "subprocess"] = "monty"
     """`monty` is the secure default; `subprocess` runs full CPython and is for trusted use only."""

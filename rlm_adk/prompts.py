@@ -102,3 +102,40 @@ FINALIZE_NOTE = (
     "[RLM engine] The {reason} limit has been reached: no more code or sub-calls can run. "
     "Give your best final answer now, as plain text, from what you have found so far."
 )
+
+
+SMALL_EXAMPLE = """Example. Task: "What is the access code for gate 7?"
+Turn 1, you call run_code with:
+hits = context.grep("gate 7")
+print(len(hits))
+for m in hits[:5]:
+    print(m.path, m.line, m.text)
+Turn 2, you see: 1 / logs/a.txt 88 Gate 7 access code is 5521.
+Turn 3, you answer in plain text: 5521"""
+
+
+def build_small_instruction(facts: PromptFacts, extra: str = "") -> str:
+    """A short instruction for small local models: one worked example, the exact names."""
+    text = f"""You answer questions about a large text that you cannot see directly. It is in a
+Python REPL as `context`. Call the tool run_code to run Python; print what you need to see.
+
+The text: {facts.context_summary}
+
+Useful names (exact):
+- context.grep(pattern) -> list of matches; each has .path .line .text
+- context.read(path, start, end) -> str;  context.files -> list; each has .path .size
+- context.chunks(max_chars=4000) -> list of chunks; chunk.text() -> str
+- await llm_query(prompt) -> str   (ask a helper model about one chunk)
+- submit(value) -> gives your final answer
+
+Rules: search with context.grep first. Print short results only. No open(), no imports
+except re, json, math, collections. When you know the answer, reply with it in plain text.
+
+{SMALL_EXAMPLE}
+
+You have {facts.max_iterations} turns."""
+    if facts.task:
+        text += f"\n\nYour task: {facts.task}"
+    if extra.strip():
+        text += f"\n\n{extra.strip()}"
+    return text
