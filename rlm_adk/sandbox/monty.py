@@ -180,8 +180,11 @@ class MontySandbox:
                 "max_feed_duration_secs": self.limits.cell_timeout_seconds,
                 "max_memory": self.limits.memory_bytes,
                 "max_suspensions": self.limits.max_host_calls,
+                # Monty leaves sleeps out of the feed time, so `while True: time.sleep(1)` would
+                # never end: sleeping is bounded on its own, per worker session.
+                "max_total_sleep_secs": self.limits.cell_timeout_seconds,
             },
-            os_policy={"sleep_system_max": 60.0},
+            os_policy={"sleep_system_max": self.limits.cell_timeout_seconds},
         )
         try:
             await session.__aenter__()
@@ -233,9 +236,11 @@ class MontySandbox:
                 error = exc.display()
                 error_type = _error_type(error)
                 if error_type == "TimeoutError":
+                    limit = f"{self.limits.cell_timeout_seconds:g} s"
                     error += (
-                        f"\n[the cell exceeded its time limit of "
-                        f"{self.limits.cell_timeout_seconds:g} s]"
+                        f"\n[sleeping is limited to {limit} in all per REPL]"
+                        if "sleep limit" in error
+                        else f"\n[the cell exceeded its time limit of {limit}]"
                     )
                     restart = True
             except pm.MontyCrashedError as exc:
