@@ -79,11 +79,28 @@ def _models(latency: float, calls: int) -> tuple[Any, Any]:
 
 
 async def _worker(args: argparse.Namespace) -> dict[str, Any]:
-    setup = None
+    setup: Any = None
     if args.worker == "on":
         from rlm_adk.telemetry import setup_tracing
 
         setup = setup_tracing(args.trace_spec)
+    elif args.worker == "null":
+        # Every span recorded by the SDK, then dropped: the cost of tracing without exporting.
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            SimpleSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class Drop(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(Drop()))
+        trace.set_tracer_provider(provider)
     from google.adk.runners import InMemoryRunner
     from google.genai import types
 
@@ -161,7 +178,12 @@ def main() -> None:
     parser.add_argument("--exporter", choices=["jsonl", "otlp", "console"], default="jsonl")
     parser.add_argument("--no-content", action="store_true", help="content capture off")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--worker", choices=["on", "off"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--with-null",
+        action="store_true",
+        help="also run a third mode: spans recorded by the SDK but not exported",
+    )
+    parser.add_argument("--worker", choices=["on", "off", "null"], help=argparse.SUPPRESS)
     parser.add_argument("--trace-spec", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -180,14 +202,15 @@ def main() -> None:
             spec = f"jsonl:{tmp}/spans.jsonl"
         else:
             spec = "console"
-        walls: dict[str, list[float]] = {"off": [], "on": []}
-        cpus: dict[str, list[float]] = {"off": [], "on": []}
+        modes = ("off", "on", "null") if args.with_null else ("off", "on")
+        walls: dict[str, list[float]] = {m: [] for m in modes}
+        cpus: dict[str, list[float]] = {m: [] for m in modes}
         pair_ratios: list[float] = []
         try:
             for i in range(args.processes):
                 # Adjacent off/on processes form a pair; the machine's load drifts less within
                 # a pair than across the run, so the median of pair ratios is the robust figure.
-                order = ("off", "on") if i % 2 == 0 else ("on", "off")
+                order = modes if i % 2 == 0 else tuple(reversed(modes))
                 pair: dict[str, float] = {}
                 for mode in order:
                     measured = _run_worker(mode, args, spec)
@@ -225,6 +248,7 @@ def main() -> None:
         "cpu_added_per_call_us": round((cpu_on - cpu_off) / args.calls * 1e6, 1),
         "ideal_s": round(ideal, 3),
         "spans_exported": spans or None,
+        "median_cpu_null_s": round(statistics.median(cpus["null"]), 4) if args.with_null else None,
         "walls": {k: [round(w, 4) for w in v] for k, v in walls.items()},
         "cpus": {k: [round(c, 4) for c in v] for k, v in cpus.items()},
     }
