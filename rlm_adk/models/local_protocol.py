@@ -287,10 +287,30 @@ def build_plan(contents: list[types.Content], config: types.GenerateContentConfi
             answer_tool=answer,
         )
     schema = config.response_json_schema or config.response_schema
+    if schema is None and _used_tools(contents):
+        # Tools were withdrawn mid-conversation (e.g. the agent's last turn after a limit): a
+        # small model would go on writing tool-call JSON as text, so allow only the answer.
+        protocol = _protocol_text([], ANSWER_TOOL)
+        system = f"{instruction}\n\n{protocol}" if instruction else protocol
+        return ChatPlan(
+            messages=_messages(system, contents),
+            kind="tools",
+            schema=call_schema([], ANSWER_TOOL),
+            tools=[],
+            answer_tool=ANSWER_TOOL,
+        )
     if schema is not None or config.response_mime_type == "application/json":
         json_schema = to_json_schema(schema) if schema is not None else {"type": "object"}
         return ChatPlan(_messages(instruction, contents), "json", json_schema)
     return ChatPlan(_messages(instruction, contents), "text")
+
+
+def _used_tools(contents: list[types.Content]) -> bool:
+    return any(
+        part.function_call is not None or part.function_response is not None
+        for content in contents
+        for part in content.parts or []
+    )
 
 
 def parse_output(plan: ChatPlan, text: str) -> list[types.Part]:

@@ -274,3 +274,34 @@ def test_schemas_compile_to_grammars_that_put_the_name_first() -> None:
     # Strings may not use the backspace and form-feed escapes (see local_engine._JSON_ESCAPES).
     [char_rule] = [line for line in grammar.splitlines() if line.startswith("char ::=")]
     assert "bfnrt" not in char_rule and "nrt" in char_rule
+
+
+def test_withdrawn_tools_allow_only_the_answer() -> None:
+    """After tool use, a tool-less turn (the agent's last turn at a limit) is constrained to the
+    answer pseudo-tool, so a small model cannot answer with a tool call written as text."""
+    contents = [
+        _user("q"),
+        types.Content(
+            role="model",
+            parts=[
+                types.Part(function_call=types.FunctionCall(name="run_code", args={"code": "1"}))
+            ],
+        ),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        name="run_code", response={"output": "1"}
+                    )
+                )
+            ],
+        ),
+    ]
+    plan = build_plan(contents, types.GenerateContentConfig(system_instruction="sys"))
+    assert plan.kind == "tools" and plan.tools == []
+    assert plan.schema["properties"]["name"] == {"const": "final_answer"}
+    parts = parse_output(plan, json.dumps({"name": "final_answer", "arguments": {"text": "42"}}))
+    assert [p.text for p in parts] == ["42"]
+    # A conversation that never used tools stays free text.
+    assert build_plan([_user("hi")], types.GenerateContentConfig()).kind == "text"
