@@ -110,6 +110,8 @@ class Budget:
         self._reserved_tokens = 0
         self._reserved_cost = 0.0
         self._final_reserve_used = False
+        self.refusals = 0
+        """Admissions refused by a limit so far (a cell that keeps asking is stopped: see `Repl`)."""
 
     # -- tree ------------------------------------------------------------------------------------
 
@@ -130,6 +132,7 @@ class Budget:
         return None if self.deadline is None else self.deadline - self._clock()
 
     def _stop(self, reason: str, detail: str) -> LimitReached:
+        self.refusals += 1
         if self.limit_reason is None:
             self.limit_reason = reason
         return LimitReached(reason, detail)
@@ -141,6 +144,13 @@ class Budget:
                 raise self._stop(
                     "max_wall_seconds", f"{self.config.max_wall_seconds:g} s deadline passed"
                 )
+
+    def check_open(self) -> None:
+        """Raises `LimitReached` once a limit has stopped the tree: no new work starts then."""
+        self.check_deadline()
+        if self.limit_reason is not None:
+            with self._lock:
+                raise self._stop(self.limit_reason, "no new work starts after a limit is reached")
 
     def admit(
         self, node_id: str, model: str, estimated_input_tokens: int, *, final: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rlm_adk.context.base import Chunk, FileInfo
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 
 EMPTY_CONTEXT = ContextHandle([])
 MAX_BATCH = 10_000
+MAX_REFUSALS_PER_CELL = 100
+"""Sub-calls refused by the request's limits, during one cell, before the cell's next sub-call
+stops it: time spent waiting on the host is not charged to a cell, so a loop that ignores the
+refusals (`while True: try: await llm_query(...)`) would otherwise never end."""
 
 
 class TracedBridge(HostBridge):
@@ -67,6 +72,8 @@ class HostAPI:
 
     def __init__(self) -> None:
         self.node: RLMNode | None = None
+        self.stop_cell: Callable[[str], None] | None = None
+        self._refusals_at_start = 0
         self.bridge = TracedBridge(
             self,
             functions={
@@ -83,6 +90,24 @@ class HostAPI:
         self.node = node
         self.bridge.objects["context"] = node.context or EMPTY_CONTEXT
 
+    def start_cell(self, stop: Callable[[str], None]) -> None:
+        """A cell starts; `stop(reason)` ends it when it keeps asking after a limit."""
+        self.stop_cell = stop
+        self._refusals_at_start = self._node().request.budget.refusals
+
+    def _go_on(self, node: RLMNode) -> None:
+        """Stops the cell once it has seen `MAX_REFUSALS_PER_CELL` refusals and asks again."""
+        budget = node.request.budget
+        if budget.refusals - self._refusals_at_start < MAX_REFUSALS_PER_CELL:
+            return
+        reason = (
+            f"{budget.limit_reason or 'a limit'}: {MAX_REFUSALS_PER_CELL} sub-calls were "
+            "refused in this cell"
+        )
+        if self.stop_cell is not None:
+            self.stop_cell(reason)
+        raise RuntimeError(f"limit reached: {reason}")
+
     def _node(self) -> RLMNode:
         if self.node is None:
             raise RuntimeError("no request is bound to this REPL")
@@ -93,6 +118,7 @@ class HostAPI:
     async def llm_query(self, prompt: Any, model: str | None = None) -> str:
         """One plain model call at depth + 1; raises on failure."""
         node = self._node()
+        self._go_on(node)
         text = await render_prompt(prompt, node)
         try:
             return await plain_call(node, text, model=model, kind="llm_query")
@@ -104,6 +130,7 @@ class HostAPI:
     async def llm_batch(self, prompts: Any, model: str | None = None) -> list[str]:
         """Many plain calls in parallel; order kept; a failed item is an `ERROR: ...` string."""
         node = self._node()
+        self._go_on(node)
         if isinstance(prompts, (str, bytes)) or not isinstance(prompts, (list, tuple)):
             raise TypeError("llm_batch takes a list of prompts")
         if len(prompts) > MAX_BATCH:
@@ -137,6 +164,7 @@ class HostAPI:
         from rlm_adk.engine.spawn import spawn_one
 
         node = self._node()
+        self._go_on(node)
         if not isinstance(task, str) or not task.strip():
             raise ValueError("spawn_subagent needs a non-empty task string")
         return await spawn_one(node, task, context)
@@ -144,7 +172,9 @@ class HostAPI:
     async def spawn_subagents(self, tasks: Any) -> list[str]:
         """Many children in parallel; each task is a string, `(task, context)` or a dict
         `{"task": ..., "context": ...}`. Order kept; a failed child is an `ERROR: ...` string."""
-        return await spawn_many(self._node(), tasks)
+        node = self._node()
+        self._go_on(node)
+        return await spawn_many(node, tasks)
 
     def submit(self, value: Any) -> str:
         """Gives the final answer from a value (large answers built in code)."""

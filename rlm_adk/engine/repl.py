@@ -37,13 +37,40 @@ class Repl:
                 await self.sandbox.start(self.host.bridge)
                 self._started = True
             self.last_used = time.monotonic()
+            started = time.perf_counter()
+            # The cell runs as its own task so that the host can stop it (see `HostAPI.start_cell`).
+            cell = asyncio.ensure_future(self.sandbox.run(code))
+            stopped: list[str] = []
+
+            def stop(reason: str) -> None:
+                if not stopped:
+                    stopped.append(reason)
+                    cell.cancel()
+
+            self.host.start_cell(stop)
+            # Waiting on the host is not charged to a cell's time limit, so the request's
+            # deadline is enforced here: a cell looping over host calls cannot outlive it.
+            remaining = node.request.budget.remaining_seconds()
+            timer = (
+                asyncio.get_running_loop().call_later(
+                    max(0.0, remaining), stop, "max_wall_seconds: the request's deadline passed"
+                )
+                if remaining is not None
+                else None
+            )
             try:
-                return await self.sandbox.run(code)
+                return await cell
             except asyncio.CancelledError:
                 # Host calls the cell started (sub-calls, children) must not outlive it.
                 await asyncio.shield(self.host.bridge.cancel_inflight())
+                current = asyncio.current_task()
+                if stopped and not (current is not None and current.cancelling()):
+                    return _stopped(stopped[0], time.perf_counter() - started)
                 raise
             finally:
+                if timer is not None:
+                    timer.cancel()
+                self.host.stop_cell = None
                 self.last_used = time.monotonic()
 
     @property
@@ -52,3 +79,15 @@ class Repl:
 
     async def close(self) -> None:
         await self.sandbox.close()
+
+
+def _stopped(reason: str, seconds: float) -> CellResult:
+    """The result of a cell the host stopped because its request cannot go on."""
+    return CellResult(
+        output="",
+        output_chars=0,
+        error=f"LimitReached: {reason}; the cell was stopped (no new work starts)",
+        error_type="LimitReached",
+        duration_seconds=seconds,
+        restarted=True,
+    )

@@ -80,6 +80,8 @@ async def _context_text(handle: ContextHandle, limit: int) -> str:
 async def spawn_one(node: RLMNode, task: str, spec: Any) -> str:
     """Runs one child for `task`; returns its answer."""
     request = node.request
+    # A child started after a limit would stop before its first model call: refuse it here.
+    request.budget.check_open()
     depth = node.depth + 1
     handle = child_context(node, spec)
     capture = capture_content(request.config.capture_content)
