@@ -66,7 +66,7 @@ def clip(text: str, limit: int = MAX_CONTENT_CHARS) -> str:
 
 # -- credential scrubbing -------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE|SESSION", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
 _MIN_SECRET_CHARS = 8
 REDACTED = "[REDACTED]"
 
@@ -91,16 +91,10 @@ class _SecretValues:
             with self._lock:
                 self._size = len(os.environ)
                 self._checked = now
+                found = [v for k, v in os.environ.items() if _SECRET_NAME.search(k)]
+                # Longest first, so a secret containing another is replaced whole.
                 self._values = tuple(
-                    sorted(
-                        {
-                            v
-                            for k, v in os.environ.items()
-                            if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_CHARS
-                        },
-                        key=len,
-                        reverse=True,
-                    )
+                    sorted({v for v in found if len(v) >= _MIN_SECRET_CHARS}, key=len, reverse=True)
                 )
         return self._values
 
@@ -170,12 +164,6 @@ def span(name: str, **attributes: Any) -> _SpanScope:
     return _SpanScope(name, {k: v for k, v in attributes.items() if v is not None})
 
 
-def set_attributes(current: Span, **attributes: Any) -> None:
-    """Sets the attributes that are not None (no-op on a non-recording span)."""
-    if current.is_recording():
-        current.set_attributes({k: v for k, v in attributes.items() if v is not None})
-
-
 # -- context reads ------------------------------------------------------------------------------
 
 READ_METHODS = frozenset({"read", "read_bytes", "lines", "text"})
@@ -194,27 +182,23 @@ def _size(value: Any) -> int:
 
 
 def _cache_counters(handle: Any) -> tuple[int, int] | None:
-    """(hits, misses) of the handle's block cache, if it exposes one."""
+    """(hits, misses) of the handle's block cache: from a `stats()` method if the handle has one,
+    else from its corpus's cache; None when neither exists."""
+    stats: Any = None
     stats_fn = getattr(handle, "stats", None)
     if callable(stats_fn):
         with contextlib.suppress(Exception):
             stats = stats_fn()
-            hits = (
-                stats.get("cache_hits", stats.get("hits")) if isinstance(stats, Mapping) else None
-            )
-            misses = (
-                stats.get("cache_misses", stats.get("misses"))
-                if isinstance(stats, Mapping)
-                else None
-            )
-            if isinstance(hits, int) and isinstance(misses, int):
-                return hits, misses
-    cache = getattr(getattr(handle, "corpus", None), "cache", None)
-    stats = getattr(cache, "stats", None)
-    hits, misses = getattr(stats, "hits", None), getattr(stats, "misses", None)
-    if isinstance(hits, int) and isinstance(misses, int):
-        return hits, misses
-    return None
+    if stats is None:
+        stats = getattr(getattr(getattr(handle, "corpus", None), "cache", None), "stats", None)
+    if isinstance(stats, Mapping):
+        hits, misses = (
+            stats.get("cache_hits", stats.get("hits")),
+            stats.get("cache_misses", stats.get("misses")),
+        )
+    else:
+        hits, misses = getattr(stats, "hits", None), getattr(stats, "misses", None)
+    return (hits, misses) if isinstance(hits, int) and isinstance(misses, int) else None
 
 
 def _scope_bytes(handle: Any, paths: Any) -> int:
@@ -263,19 +247,21 @@ def traced_context_call(
         },
     ) as current:
         result = call()
-        returned = _size(result) if not is_grep else 0
+        returned = 0 if is_grep else _size(result)
         scanned = 0
+        done: dict[str, Any] = {}
         if is_grep:
             scanned = _scope_bytes(handle, kwargs.get("paths", args[1] if len(args) > 1 else None))
-            current.set_attribute("rlm.context.matches", len(result) if result else 0)
-            current.set_attribute("rlm.context.bytes_scanned", scanned)
+            done["rlm.context.matches"] = len(result) if result else 0
+            done["rlm.context.bytes_scanned"] = scanned
         else:
-            current.set_attribute("rlm.context.bytes", returned)
+            done["rlm.context.bytes"] = returned
         after = _cache_counters(handle) if before is not None else None
         if before is not None and after is not None:
             # Counters of the shared cache: concurrent reads of the same corpus may show too.
-            current.set_attribute("rlm.context.cache_hits", after[0] - before[0])
-            current.set_attribute("rlm.context.cache_misses", after[1] - before[1])
+            done["rlm.context.cache_hits"] = after[0] - before[0]
+            done["rlm.context.cache_misses"] = after[1] - before[1]
+        current.set_attributes(done)
         if on_bytes is not None:
             on_bytes(returned, scanned)
         return result
@@ -321,13 +307,9 @@ def _resource_dict(resource: Any) -> dict[str, Any]:
     if cached is None or cached[0] is not resource:
         cached = _RESOURCES[id(resource)] = (
             resource,
-            {k: _jsonable(v) for k, v in resource.attributes.items()},
+            dict(resource.attributes),
         )
     return cached[1]
-
-
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _plain(attributes: Any) -> dict[str, Any]:
@@ -346,8 +328,8 @@ def _jsonl_exporter(path: str) -> Any:
 
         Run under a `SimpleSpanProcessor`: each span is encoded as it ends, so span objects die
         young (no queue keeping thousands alive for the garbage collector to walk) and no
-        export thread competes for the GIL. Lines go through a 1 MiB buffer, written out at
-        least once a second, on `force_flush` and at shutdown.
+        export thread competes for the GIL. Lines go through a 1 MiB buffer, written out when a
+        span ends a second after the last write, on `force_flush` and at shutdown (exit).
         """
 
         def __init__(self, target: str, flush_seconds: float = 1.0) -> None:
@@ -503,11 +485,11 @@ def setup_tracing(
     name, target = parse_trace_spec(exporter, path)
     if name == "none":
         return TracingSetup("none", [], installed_provider=False)
-    where = _target(name, target, google_auth)
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
 
     processors, resource = _processors(name, target, google_auth)
+    where = _target(name, target, resource)
     current = trace.get_tracer_provider()
     is_proxy = isinstance(current, trace.ProxyTracerProvider)
     if not is_proxy:
@@ -529,16 +511,14 @@ def setup_tracing(
     return TracingSetup(name, processors, installed_provider=True, target=where)
 
 
-def _target(name: str, path: str | None, google_auth: tuple[Any, str] | None) -> str | None:
-    if name == "console":
-        return "stdout"
-    if name == "jsonl":
-        return path
-    if name == "otlp":
-        return path or (
-            os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-            or "http://localhost:4318/v1/traces"
+def _target(name: str, path: str | None, resource: Any) -> str | None:
+    """Where spans go, for messages (`TracingSetup.__str__`)."""
+    if name == "otlp" and not path:
+        env = os.environ
+        return env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318/v1/traces"
         )
-    project = (google_auth[1] if google_auth else None) or os.environ.get("GOOGLE_CLOUD_PROJECT")
-    return f"Cloud Trace ({project})" if project else "Cloud Trace"
+    if name == "gcp":
+        project = resource.attributes.get("gcp.project_id") if resource is not None else None
+        return f"Cloud Trace ({project})" if project else "Cloud Trace"
+    return "stdout" if name == "console" else path
