@@ -13,7 +13,14 @@ from rlm_adk.models import is_transient_error, usage_of
 
 _TRANSIENT_CODES = {"429", "500", "502", "503", "504", "RESOURCE_EXHAUSTED", "UNAVAILABLE"}
 
-__all__ = ["ModelCallError", "generate", "is_transient", "plain_request", "response_text", "usage_of"]
+__all__ = [
+    "ModelCallError",
+    "generate",
+    "is_transient",
+    "plain_request",
+    "response_text",
+    "usage_of",
+]
 
 
 class ModelCallError(Exception):
