@@ -138,8 +138,7 @@ class HostAPI:
 
         async def one(item: Any) -> str:
             try:
-                text = await render_prompt(item, node)
-                return await plain_call(node, text, model=model, kind="llm_batch")
+                return await plain_call(node, item, model=model, kind="llm_batch")
             except asyncio.CancelledError:
                 raise
             except LimitReached as exc:
@@ -187,6 +186,8 @@ async def spawn_many(node: RLMNode, tasks: Any) -> list[str]:
 
     if not isinstance(tasks, (list, tuple)):
         raise TypeError("spawn_subagents takes a list of tasks")
+    if len(tasks) > MAX_BATCH:
+        raise ValueError(f"spawn_subagents takes at most {MAX_BATCH} tasks, got {len(tasks)}")
     parsed = [parse_task(t) for t in tasks]
 
     async def one(task: str, ctx: Any) -> str:
@@ -240,8 +241,18 @@ async def render_prompt(item: Any, node: RLMNode) -> str:
     raise TypeError(f"a prompt is a string, a chunk, or a list of those, not {type(item).__name__}")
 
 
-async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str) -> str:
-    """One plain model call made by `node` (its child in the tree, at depth + 1)."""
+async def plain_call(node: RLMNode, prompt: Any, *, model: str | None, kind: str) -> str:
+    """One plain model call made by `node` (its child in the tree, at depth + 1).
+
+    The prompt (which may hold chunks) is rendered only once the call holds a concurrency slot,
+    so a batch of 1,000 chunks never has more than `max_concurrency` chunk texts in memory.
+    """
+    async with node.request.pool.slot(node.depth + 1):
+        text = prompt if isinstance(prompt, str) else await render_prompt(prompt, node)
+        return await _plain_call_in_slot(node, text, model=model, kind=kind)
+
+
+async def _plain_call_in_slot(node: RLMNode, prompt: str, *, model: str | None, kind: str) -> str:
     request = node.request
     spec = model or node.sub_model
     llm = request.model(spec)
@@ -285,6 +296,7 @@ async def plain_call(node: RLMNode, prompt: str, *, model: str | None, kind: str
                 depth=child.depth,
                 model_name=name,
                 estimated_input_tokens=estimate_tokens(len(prompt)),
+                slot_held=True,
             )
             text = response_text(outcome.response)
         except BaseException as exc:

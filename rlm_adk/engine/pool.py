@@ -51,7 +51,8 @@ class SubcallPool:
         self.peak_in_flight = 0
 
     @contextlib.asynccontextmanager
-    async def _slot(self, depth: int) -> AsyncIterator[None]:
+    async def slot(self, depth: int) -> AsyncIterator[None]:
+        """One place among the calls in flight (tree-wide, and at `depth` when limited)."""
         depth_slot = self._depth_slots.get(depth)
         async with contextlib.AsyncExitStack() as stack:
             if depth_slot is not None:
@@ -94,10 +95,16 @@ class SubcallPool:
         depth: int,
         model_name: str,
         estimated_input_tokens: int,
+        slot_held: bool = False,
     ) -> CallOutcome:
-        """Admits, runs and settles one call; raises `LimitReached` or `ModelCallError`."""
+        """Admits, runs and settles one call; raises `LimitReached` or `ModelCallError`.
+
+        `slot_held`: the caller already holds a `slot` (it prepared the prompt inside it).
+        """
         cfg = self.budget.config
-        async with self._slot(depth):
+        async with contextlib.AsyncExitStack() as stack:
+            if not slot_held:
+                await stack.enter_async_context(self.slot(depth))
             lease = self.budget.admit(node_id, model_name, estimated_input_tokens)
             retries = 0
             try:
