@@ -104,6 +104,7 @@ async def spawn_one(node: RLMNode, task: str, spec: Any) -> str:
         else:
             current.set_attribute("rlm.kind", "agent")
             async with request.pool.child_slot(depth):
+                request.budget.check_open()  # a limit may have been reached while it waited
                 answer = await run_child_agent(node, task, handle, spawn_span=current)
         current.set_attribute("rlm.answer_chars", len(answer))
         return answer
