@@ -375,6 +375,8 @@ class RLMAgent(LlmAgent):
         node.request.emit("limit", node_id=node.node_id, reason=reason)
         budget = node.request.budget
         lease = None
+        note = FINALIZE_NOTE.format(reason=reason)
+        estimated += estimate_tokens(len(note))  # the note is part of the final turn's prompt
         if node.submitted is None:
             try:
                 if reason == "max_iterations" and budget.exhausted_reason is None:
@@ -390,9 +392,7 @@ class RLMAgent(LlmAgent):
         if llm_request.config is not None:
             llm_request.config.tools = None
         llm_request.contents.append(
-            types.Content(
-                role="user", parts=[types.Part.from_text(text=FINALIZE_NOTE.format(reason=reason))]
-            )
+            types.Content(role="user", parts=[types.Part.from_text(text=note)])
         )
         node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
         return None

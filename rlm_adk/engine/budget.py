@@ -158,7 +158,7 @@ class Budget:
         """Admits one model call or raises `LimitReached`.
 
         `final=True` is the root's last answer after a limit stopped the tree: it may use the one
-        call held back for it, but never more.
+        call held back for it, but never more, and it stays within the tokens and cost limits.
         """
         self.check_deadline()
         cfg = self.config
@@ -169,26 +169,27 @@ class Budget:
             if final:
                 if self._final_reserve_used or in_use >= cfg.max_llm_calls:
                     raise self._stop("max_llm_calls", f"{cfg.max_llm_calls} calls used")
-                self._final_reserve_used = True
-            else:
+            elif in_use >= cfg.max_llm_calls - 1:
                 # One call stays held back for the root's final answer.
-                if in_use >= cfg.max_llm_calls - 1:
-                    raise self._stop("max_llm_calls", f"{cfg.max_llm_calls} calls used")
-                if cfg.max_tokens is not None and (
-                    self.usage.tokens + self._reserved_tokens + est_tokens > cfg.max_tokens
-                ):
-                    raise self._stop(
-                        "max_tokens",
-                        f"{self.usage.tokens:,} of {cfg.max_tokens:,} tokens used, "
-                        f"{self._reserved_tokens:,} reserved by calls in flight",
-                    )
-                if cfg.max_cost_usd is not None and (
-                    self.usage.cost_usd + self._reserved_cost + est_cost > cfg.max_cost_usd
-                ):
-                    raise self._stop(
-                        "max_cost_usd",
-                        f"${self.usage.cost_usd:.4f} of ${cfg.max_cost_usd:.4f} spent",
-                    )
+                raise self._stop("max_llm_calls", f"{cfg.max_llm_calls} calls used")
+            # Tokens and cost bound every call, the root's final answer included.
+            if cfg.max_tokens is not None and (
+                self.usage.tokens + self._reserved_tokens + est_tokens > cfg.max_tokens
+            ):
+                raise self._stop(
+                    "max_tokens",
+                    f"{self.usage.tokens:,} of {cfg.max_tokens:,} tokens used, "
+                    f"{self._reserved_tokens:,} reserved by calls in flight",
+                )
+            if cfg.max_cost_usd is not None and (
+                self.usage.cost_usd + self._reserved_cost + est_cost > cfg.max_cost_usd
+            ):
+                raise self._stop(
+                    "max_cost_usd",
+                    f"${self.usage.cost_usd:.4f} of ${cfg.max_cost_usd:.4f} spent",
+                )
+            if final:
+                self._final_reserve_used = True
             self._reserved_calls += 1
             self._reserved_tokens += est_tokens
             self._reserved_cost += est_cost

@@ -40,8 +40,12 @@ class Obedient:
 
     estimated_output_tokens: int
     repeats: int = 1
+    exact: bool = False
+    """Report exactly the admission estimate (else a little less)."""
 
     def usage(self, request: LlmRequest) -> tuple[int, int]:
+        if self.exact:
+            return _request_chars(request) // 4 + 1, self.estimated_output_tokens
         return _request_chars(request) // 4, min(8, self.estimated_output_tokens)
 
     def __call__(self, request: LlmRequest) -> LlmResponse:
@@ -76,9 +80,11 @@ PRICES = {
 }
 
 
-async def run_tree(config: RLMConfig, doc: str, repeats: int = 1) -> tuple[RunResult, int]:
+async def run_tree(
+    config: RLMConfig, doc: str, repeats: int = 1, exact: bool = False
+) -> tuple[RunResult, int]:
     """Runs the obedient tree over `doc`; returns the result and how many model calls were made."""
-    model = Obedient(config.estimated_output_tokens, repeats)
+    model = Obedient(config.estimated_output_tokens, repeats, exact)
     root = ScriptedLlm.of(fallback=model, model="scripted-root")
     sub = ScriptedLlm.of(fallback=model, model="scripted-sub")
     agent = RLMAgent(name="rlm", model=root, sub_model=sub, config=config, context=open_text(doc))
