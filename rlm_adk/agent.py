@@ -27,6 +27,7 @@ from rlm_adk.engine.node import RLMNode, new_node_id
 from rlm_adk.engine.repl import Repl
 from rlm_adk.engine.request import ProgressListener, RequestState
 from rlm_adk.engine.sessions import SessionRepls
+from rlm_adk.engine.turns import describe, retry_turn, turn_failure
 from rlm_adk.prompts import (
     FINALIZE_NOTE,
     PromptFacts,
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 
 USAGE_METADATA_KEY = "rlm"
 """Key of the usage summary in the final event's `custom_metadata`."""
+
+MODEL_ERROR = "model_error"
+"""The stop reason (`limit_reached`) of an agent whose model failed past its retries."""
 
 progress_listeners: contextvars.ContextVar[tuple[ProgressListener, ...]] = contextvars.ContextVar(
     "rlm_progress_listeners", default=()
@@ -359,6 +363,7 @@ class RLMAgent(LlmAgent):
         if reason is None:
             try:
                 node.pending_lease = budget.admit(node.node_id, _name(self.model), estimated)
+                node.pending_request = llm_request
                 node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
                 return None
             except LimitReached as exc:
@@ -388,6 +393,7 @@ class RLMAgent(LlmAgent):
         if lease is None:
             return _text_response(f"[stopped: {reason}] {node.best_answer()}")
         node.pending_lease = lease
+        node.pending_request = llm_request
         llm_request.tools_dict.clear()
         if llm_request.config is not None:
             llm_request.config.tools = None
@@ -405,11 +411,16 @@ class RLMAgent(LlmAgent):
             return None
         from rlm_adk.engine.calls import usage_of
 
+        replaced = None
+        failure = turn_failure(llm_response)
+        if failure is not None:
+            replaced = llm_response = await self._recover(node, failure)
+            if node.pending_lease is None:  # not recovered: settled, the agent stops
+                return replaced
         lease, node.pending_lease = node.pending_lease, None
+        retries, node.pending_retries = node.pending_retries, 0
         input_tokens, output_tokens = usage_of(llm_response)
-        node.request.budget.settle(
-            lease, input_tokens, output_tokens, failed=bool(llm_response.error_code)
-        )
+        node.request.budget.settle(lease, input_tokens, output_tokens, retries=retries)
         node.request.emit(
             "model_call",
             node_id=node.node_id,
@@ -423,16 +434,39 @@ class RLMAgent(LlmAgent):
             llm_response.content.parts = [
                 p for p in llm_response.content.parts if not p.function_call
             ]
-        return None
+        return replaced
 
     async def _on_model_error(
         self, callback_context: CallbackContext, llm_request: LlmRequest, error: Exception
     ) -> LlmResponse | None:
         node = self.node_for(callback_context)
-        if node is not None and node.pending_lease is not None:
-            lease, node.pending_lease = node.pending_lease, None
-            node.request.budget.settle(lease, failed=True)
-        return None
+        if node is None or node.pending_lease is None:
+            return None
+        # ADK passes the response returned here through `_after_model`, which settles it.
+        return await self._recover(node, error, llm_request)
+
+    async def _recover(
+        self, node: RLMNode, error: BaseException, request: LlmRequest | None = None
+    ) -> LlmResponse:
+        """A failed turn is retried like a sub-call; when that cannot save it, the agent stops
+        with its best answer and the reason, instead of one model failure ending the whole
+        request without an answer."""
+        request = request or node.pending_request
+        response, retries, reason = (
+            await retry_turn(node.request.budget, self.canonical_model, request, error)
+            if request is not None
+            else (None, 0, describe(error))
+        )
+        if response is not None:
+            node.pending_retries = retries
+            return response
+        lease, node.pending_lease = node.pending_lease, None
+        if lease is not None:
+            node.request.budget.settle(lease, failed=True, retries=retries)
+        node.finalizing = True
+        node.stop_reason = MODEL_ERROR
+        node.request.emit("limit", node_id=node.node_id, reason=MODEL_ERROR)
+        return _text_response(f"[stopped: {MODEL_ERROR}: {reason}] {node.best_answer()}")
 
     async def close(self) -> None:
         """Releases every session REPL this agent holds."""

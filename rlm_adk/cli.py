@@ -227,8 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_MODEL
     rlm = result["rlm"]
     limit = rlm.get("limit_reached")
-    if not result["answer"] and result["errors"]:
-        code = EXIT_MODEL
+    if (not result["answer"] and result["errors"]) or limit == "model_error":
+        code = EXIT_MODEL  # the model failed past its retries (the answer is partial)
     else:
         code = EXIT_LIMIT if limit else EXIT_OK
     if args.json:
@@ -252,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{usage.get('output_tokens', 0):,} out tokens, ${usage.get('cost_usd', 0):.4f}, "
         f"{rlm.get('wall_seconds', 0)} s, {len(rlm.get('nodes', []))} nodes"
     )
-    if limit:
+    if limit == "model_error":
+        summary += "; stopped by a model failure (partial answer)"
+    elif limit:
         summary += f"; stopped by limit {limit} (partial answer)"
     for error in result["errors"]:
         summary += f"\n[rlm-adk] error: {error}"

@@ -16,6 +16,7 @@ from rlm_adk.telemetry import capture_content, clip, content, span
 if TYPE_CHECKING:
     from google.adk.agents.invocation_context import InvocationContext
     from google.adk.models.base_llm import BaseLlm
+    from google.adk.models.llm_request import LlmRequest
 
     from rlm_adk.context.handle import ContextHandle
     from rlm_adk.engine.repl import Repl
@@ -69,6 +70,9 @@ class RLMNode:
     finalizing: bool = False
     stop_reason: str | None = None
     pending_lease: Lease | None = None
+    pending_request: LlmRequest | None = None
+    """The admitted turn's request, to retry it if the model fails (see `engine/turns.py`)."""
+    pending_retries: int = 0
     trajectory: list[dict[str, Any]] = field(default_factory=list)
 
     @property
