@@ -264,6 +264,11 @@ class WorkerProcess:
             failure = message.get("error")
             if failure:
                 error, error_type = str(failure.get("text", "")), str(failure.get("type", "Error"))
+            if error_type == "MemoryError":
+                # What the cell allocated is still bound and the child is at its address-space
+                # limit, where the next cell could not even be read: restart it.
+                await self.kill()
+                restarted = True
         buffer = await self._cell_output(seen, marked=bool(message and message.get("marked")))
         return CellResult(
             output=buffer.getvalue(),

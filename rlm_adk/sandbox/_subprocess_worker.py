@@ -94,6 +94,8 @@ class _Channel:
             data = self.sock.recv(1 << 20)
         except BlockingIOError:
             return
+        except MemoryError:
+            os._exit(71)  # at the address-space limit: let the host restart us
         if not data:
             os._exit(0)  # the host is gone: nobody is left to serve
         self._buf += data

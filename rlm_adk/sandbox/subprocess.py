@@ -18,7 +18,8 @@ What it does hold:
   host's environment is passed on, so no credential in it leaks), `python -I` (no `PYTHON*`
   variables, user site or script directory), a fresh temporary working directory that is removed
   with the child, no core dumps, an address-space limit (`RLIMIT_AS` = `memory_bytes`, set by the
-  child before it reads anything from the host; a cell that exceeds it gets `MemoryError`), its own
+  child before it reads anything from the host; a cell that exceeds it gets `MemoryError`
+  and the REPL restarts, as the memory it took is still bound), its own
   session and process group (killed as a whole on timeout, crash, cancellation and `close`), and on
   Linux `PR_SET_PDEATHSIG`, so it dies with the host thread that started it.
 - Time limit: the host kills the child when a cell has run for `cell_timeout_seconds` of wall time
