@@ -66,8 +66,12 @@ class LocalSource:
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            return  # an unreadable directory lists nothing
+        except OSError as exc:
+            if not prefix:  # the root itself: say why the corpus would look empty
+                raise AccessDenied(
+                    f"cannot list the directory of source {self.name!r}: {exc.strerror}"
+                ) from None
+            return  # an unreadable subdirectory lists nothing
         subdirs = []
         for entry in entries:
             if not self._include_hidden and entry.name.startswith("."):

@@ -236,6 +236,15 @@ def descendants() -> set[int]:
     return live_children(lambda _p: True)
 
 
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """A fake-gcs-server of this suite's own (`STORAGE_EMULATOR_HOST` is left alone)."""
+    from tools.gcs_emulator import running_emulator
+
+    with running_emulator(set_env=False) as url:
+        yield url
+
+
 @pytest.fixture
 def canary_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fake credential in the host's environment that no sandbox may ever see."""

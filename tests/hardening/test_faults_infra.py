@@ -31,7 +31,6 @@ from tests.hardening.conftest import (
 )
 from tests.run_helpers import run_once
 from tests.scripted_model import ScriptedLlm, code, has_tools, last_tool_output, prompt_text, text
-from tools.gcs_emulator import running_emulator
 
 GUARD_SECONDS = 120.0
 
@@ -105,13 +104,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         conn.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-
-@pytest.fixture(scope="module")
-def gcs_endpoint() -> Iterator[str]:
-    """A fake-gcs-server of this module's own (the environment is left alone)."""
-    with running_emulator(set_env=False) as url:
-        yield url
 
 
 @pytest.fixture
