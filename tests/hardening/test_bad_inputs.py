@@ -10,11 +10,8 @@ CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped, so root honours permissions li
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +23,9 @@ from rlm_adk.cli import main as cli_main
 from rlm_adk.config import ConfigError
 from rlm_adk.context import AccessDenied, ContextError, NotFound
 from rlm_adk.context.local import LocalSource
-from tests.fakes.gemini_server import FakeGeminiServer, call_response, text_response
+from tests.fakes.gemini_server import FakeGeminiServer
 from tests.hardening.adversary import tool_outputs
+from tests.hardening.cli_helpers import ask, cli_env, handler_for
 from tests.hardening.conftest import Ledger
 from tests.run_helpers import run_once
 from tests.scripted_model import ScriptedLlm, code, text
@@ -36,63 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SURVEY = "print(len(context.files), context.size)"
 
 
-def handler_for(cell: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Root turns only: run `cell`, then answer with what the REPL printed."""
-
-    def handler(request: dict[str, Any]) -> dict[str, Any]:
-        outputs = [
-            p["functionResponse"]["response"].get("output", "")
-            for c in request.get("contents", [])
-            for p in c.get("parts", [])
-            if "functionResponse" in p
-        ]
-        if outputs:
-            return text_response(f"answer: {outputs[-1].strip()}")
-        return call_response("run_code", {"code": cell})
-
-    return handler
-
-
 @pytest.fixture
 def gemini() -> Iterator[FakeGeminiServer]:
     with FakeGeminiServer(handler_for(SURVEY)) as server:
         yield server
-
-
-def cli_env(server: FakeGeminiServer, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RLM_", "GOOGLE_", "OTEL_"))}
-    env.update(
-        GOOGLE_API_KEY="fake-key",
-        GOOGLE_GEMINI_BASE_URL=server.base_url,
-        RLM_MODEL="gemini-3.5-flash",
-        RLM_SUB_MODEL="gemini-3.5-flash-lite",
-        ADK_DISABLE_LOAD_DOTENV="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
-
-
-def drop_dac_capabilities() -> None:
-    """In the child before exec: root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH obeys modes."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in (1, 2):
-        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
-def ask(
-    *args: str, env: dict[str, str], unprivileged: bool = False, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rlm_adk.cli", "ask", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=drop_dac_capabilities if unprivileged else None,
-    )
 
 
 # -- the CLI -----------------------------------------------------------------------------------------
