@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="keep rows already in the JSON; run only the rest"
     )
     quality.add_argument("--as-command", help="the command shown in the report (for scripts)")
+    quality.add_argument(
+        "--from-json", type=Path, help="re-render the report from a results file; run nothing"
+    )
     return parser
 
 
@@ -129,6 +132,16 @@ def cmd_quality(args: argparse.Namespace, argv: list[str]) -> int:
     from rlm_adk.bench.report import replace_section
     from rlm_adk.bench.sections import quality_section
 
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        meta, rows = saved["meta"], saved["rows"]
+        body = quality_section(rows, meta, meta["command"], ASSETS, "bench", args.name)
+        body += (
+            f"\nRaw results: [`docs/bench/{args.from_json.name}`](bench/{args.from_json.name}).\n"
+        )
+        replace_section(BENCHMARKS_MD, args.name, body)
+        return 0
+
     plan = QualityPlan(
         families=[f.strip() for f in args.families.split(",") if f.strip()],
         lengths=[parse_tokens(x) for x in args.lengths.split(",") if x.strip()],
@@ -159,7 +172,7 @@ def cmd_quality(args: argparse.Namespace, argv: list[str]) -> int:
         old = json.loads(previous.read_text(encoding="utf-8"))
         rows = list(old.get("rows", []))
         done = {(r["task_id"], r["method"]) for r in rows}
-        meta["date"] = f"{old['meta']['date']} to {meta['date']}"
+        meta["date"] = f"{old['meta']['date']} (resumed {meta['date']})"
 
     def on_result(outcome: Any) -> None:
         rows.append(outcome.row())
@@ -172,6 +185,7 @@ def cmd_quality(args: argparse.Namespace, argv: list[str]) -> int:
         _write_json(args.name, {"meta": meta, "rows": rows})  # partial results survive a stop
 
     run_plan_sync(plan, on_result, skip=done)
+    meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     path = _write_json(args.name, {"meta": meta, "rows": rows})
     print(path)
     if not args.no_docs:

@@ -252,7 +252,9 @@ def quality_section(
     out = [
         f"## Quality: RLM against direct calls ({meta['model_label']})",
         "",
-        f"Measured {meta['date']} with `{command}`. Root and sub-model: `{meta['model_label']}`; "
+        f"Measured from {meta['date']}"
+        + (f" to {meta['finished']}" if meta.get("finished") else "")
+        + f" with `{command}`. Root and sub-model: `{meta['model_label']}`; "
         f"seeds {meta['seeds']} per family and length (n in the table). Direct: one call with "
         f"the context cut to a {meta['window_tokens']:,}-token window ('context kept'). RLM: "
         f"the whole context as a handle; limits max_llm_calls={meta['max_llm_calls']}, "
