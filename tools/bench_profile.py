@@ -156,10 +156,12 @@ def main() -> int:
             "",
             f"Measured {date} (revision `{doc['revision']}`) with "
             f"`python3 tools/bench_profile.py --repeats {args.repeats}`; medians of "
-            f"{args.repeats} processes. 'slot-first read' is a proposed engine fix applied in "
-            "the measuring process only (`rlm_adk/bench/profiles.py`): `llm_batch` reads a "
-            "chunk only once a concurrency slot is free, instead of reading every chunk of the "
-            "batch before the first call starts.",
+            f"{args.repeats} processes. 'slot-first read' patches `llm_batch` in the measuring "
+            "process only (`rlm_adk/bench/profiles.py`) so that a chunk is read only once a "
+            "concurrency slot is free. The engine does this itself since commit 649ecf7 "
+            "(2026-11-25), so from that revision on both variants run the same code path; on "
+            "revision 2fc64ca, before it, this profile measured 1,109 MB as is against 265 MB "
+            "slot-first at 1,000 MiB (`git show 73e9ca4:docs/bench/profile.json`).",
             "",
             "### Memory benchmark (1 MiB chunks at 0.01 s)",
             "",
