@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -199,6 +200,7 @@ class RLMAgent(LlmAgent):
             handle = await resolve_context(self, ctx)
             key = (ctx.app_name, ctx.user_id, ctx.session.id)
             repl = await self._repls.get(key, self.config)
+            repl.requests += 1  # never released as idle while this request runs
         request.budget.register(info)
         node = RLMNode(
             request=request,
@@ -270,6 +272,9 @@ class RLMAgent(LlmAgent):
             raise
         finally:
             self._nodes.pop(ctx.invocation_id, None)
+            if self._link is None:
+                node.repl.requests -= 1
+                node.repl.last_used = time.monotonic()
             node.info.ended = node.info.started + node.info.wall_seconds
             answer = node.best_answer()
             if self._link is not None:

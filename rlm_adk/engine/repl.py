@@ -29,6 +29,8 @@ class Repl:
         self._started = False
         self._lock = asyncio.Lock()
         self.last_used = time.monotonic()
+        self.requests = 0
+        """Requests running with this REPL: it is in use between their cells too."""
 
     async def run(self, node: RLMNode, code: str) -> CellResult:
         async with self._lock:
@@ -75,7 +77,7 @@ class Repl:
 
     @property
     def busy(self) -> bool:
-        return self._lock.locked()
+        return self._lock.locked() or self.requests > 0
 
     async def close(self) -> None:
         await self.sandbox.close()
