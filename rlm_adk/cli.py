@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--trajectory-dir", help="write the request's trajectory (JSONL) here")
     ask.add_argument("--quiet", "-q", action="store_true", help="no live progress")
+    sub.add_parser("bench", help="run the benchmarks (rlm-adk bench --help)", add_help=False)
     return parser
 
 
@@ -212,6 +213,11 @@ def _run_with_progress(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from rlm_adk.bench import cli_main
+
+        return cli_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         trace_target = _setup_trace(args.trace)

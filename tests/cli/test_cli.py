@@ -166,3 +166,15 @@ def test_ctrl_c_cancels_the_tree_and_leaves_no_processes(corpus):
     assert "interrupted" in stderr
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def test_bench_subcommand_is_wired():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlm_adk.cli", "bench", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert "{task,systems,quality}" in proc.stdout
