@@ -439,6 +439,11 @@ class RLMAgent(LlmAgent):
             llm_response.content.parts = [
                 p for p in llm_response.content.parts if not p.function_call
             ]
+            if not response_text(llm_response):
+                # It only tried to call tools: it ends with what it has instead of nothing.
+                llm_response.content.parts = [
+                    types.Part.from_text(text=f"[stopped: {node.stop_reason}] {node.best_answer()}")
+                ]
         return replaced
 
     async def _on_model_error(

@@ -30,7 +30,6 @@ from tests.hardening.conftest import Ledger
 from tests.run_helpers import run_once
 from tests.scripted_model import ScriptedLlm, code, text
 
-ROOT = Path(__file__).resolve().parents[2]
 SURVEY = "print(len(context.files), context.size)"
 
 

@@ -141,3 +141,22 @@ async def test_spawn_subagents_takes_at_most_max_batch_tasks() -> None:
     finally:
         await agent.close()
     assert f"ValueError: spawn_subagents takes at most {MAX_BATCH} tasks" in result.text
+
+
+async def test_a_model_that_ignores_the_final_turn_still_ends_with_an_answer(
+    ledger: Ledger, sandboxes: SandboxTracker
+) -> None:
+    # "Never stop running code": the model calls a tool even in the tool-less final turn.
+    stubborn = ScriptedLlm.of(fallback=lambda r: code("print('still going')"), model="scripted")
+    agent = RLMAgent(
+        name="rlm", model=stubborn, config=RLMConfig(max_iterations=2), context=open_text("x")
+    )
+    try:
+        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
+    finally:
+        await agent.close()
+    answered = result.text.startswith("[stopped: max_iterations]") and "still going" in result.text
+    ledger.attempt("budget", "tool calls in the final turn", "tree", answered, result.text)
+    assert answered, result.text
+    assert result.usage["limit_reached"] == "max_iterations"
+    assert not sandboxes.open
