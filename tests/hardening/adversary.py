@@ -14,7 +14,7 @@ from rlm_adk import RLMAgent, RLMConfig, open_text
 from rlm_adk.agent import _request_chars
 from rlm_adk.config import ModelPrice
 from tests.run_helpers import RunResult, run_once
-from tests.scripted_model import ScriptedLlm, code, has_tools, text
+from tests.scripted_model import ScriptedLlm, code, has_tools, prompt_text, text
 
 GUARD_SECONDS = 120.0
 PROGRAM = re.compile(r"EXECUTE:\n(.*?)\nEND", re.S)
@@ -42,6 +42,8 @@ class Obedient:
     repeats: int = 1
     exact: bool = False
     """Report exactly the admission estimate (else a little less)."""
+    stubborn: bool = False
+    """Keep calling tools in the tool-less final turn the engine gives after a limit."""
 
     def usage(self, request: LlmRequest) -> tuple[int, int]:
         if self.exact:
@@ -51,6 +53,8 @@ class Obedient:
     def __call__(self, request: LlmRequest) -> LlmResponse:
         tokens = self.usage(request)
         if not has_tools(request):
+            if self.stubborn and "[RLM engine]" in prompt_text(request):
+                return code("print('ignoring the limit')", tokens=tokens)
             return text("obeyed", tokens=tokens)
         outputs = tool_outputs(request)
         if not outputs:
@@ -81,10 +85,10 @@ PRICES = {
 
 
 async def run_tree(
-    config: RLMConfig, doc: str, repeats: int = 1, exact: bool = False
+    config: RLMConfig, doc: str, repeats: int = 1, exact: bool = False, stubborn: bool = False
 ) -> tuple[RunResult, int]:
     """Runs the obedient tree over `doc`; returns the result and how many model calls were made."""
-    model = Obedient(config.estimated_output_tokens, repeats, exact)
+    model = Obedient(config.estimated_output_tokens, repeats, exact, stubborn)
     root = ScriptedLlm.of(fallback=model, model="scripted-root")
     sub = ScriptedLlm.of(fallback=model, model="scripted-sub")
     agent = RLMAgent(name="rlm", model=root, sub_model=sub, config=config, context=open_text(doc))

@@ -79,11 +79,17 @@ configs = st.builds(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(config=configs, program=programs, repeats=st.integers(1, 3), exact=st.booleans())
+@given(
+    config=configs,
+    program=programs,
+    repeats=st.integers(1, 3),
+    exact=st.booleans(),
+    stubborn=st.booleans(),
+)
 async def test_random_programs_never_exceed_the_budget(
-    ledger: Ledger, config: RLMConfig, program: str, repeats: int, exact: bool
+    ledger: Ledger, config: RLMConfig, program: str, repeats: int, exact: bool, stubborn: bool
 ) -> None:
-    result, calls = await run_tree(config, document(program), repeats, exact)
+    result, calls = await run_tree(config, document(program), repeats, exact, stubborn)
     broken = budget_held(config, result, calls)
     ledger.attempt("injection (random)", program.splitlines()[0], "tree", not broken, str(broken))
     assert not broken, (broken, config, program)
