@@ -238,7 +238,7 @@ class FakeGeminiServer:
         class RequestHandler(_GeminiRequestHandler):
             fake = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self._httpd = _Server(("127.0.0.1", 0), RequestHandler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -275,6 +275,12 @@ class FakeGeminiServer:
             "GOOGLE_GENAI_API_VERSION",
         ):
             monkeypatch.delenv(name, raising=False)
+
+
+class _Server(ThreadingHTTPServer):
+    # Loopback load tests open many connections at once; the default backlog of 5 drops them.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 class _GeminiRequestHandler(BaseHTTPRequestHandler):
