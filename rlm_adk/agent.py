@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pydantic import Field, PrivateAttr
 from typing_extensions import override
 
 from rlm_adk.config import RLMConfig
+from rlm_adk.context.base import ContextError
 from rlm_adk.context.handle import ContextHandle
 from rlm_adk.engine.binding import resolve_context
 from rlm_adk.engine.budget import LimitReached, NodeInfo
@@ -28,7 +30,13 @@ from rlm_adk.engine.node import RLMNode, new_node_id
 from rlm_adk.engine.repl import Repl
 from rlm_adk.engine.request import ProgressListener, RequestState
 from rlm_adk.engine.sessions import SessionRepls
-from rlm_adk.engine.turns import describe, retry_turn, turn_failure
+from rlm_adk.engine.turns import (
+    TurnTimedOut,
+    describe,
+    retry_turn,
+    turn_failure,
+    turn_seconds,
+)
 from rlm_adk.prompts import (
     FINALIZE_NOTE,
     PromptFacts,
@@ -56,6 +64,11 @@ USAGE_METADATA_KEY = "rlm"
 
 MODEL_ERROR = "model_error"
 """The stop reason (`limit_reached`) of an agent whose model failed past its retries."""
+
+CONTEXT_ERROR = "context_error"
+"""The error code of a request whose corpus was refused (the message says why)."""
+
+logger = logging.getLogger(__name__)
 
 progress_listeners: contextvars.ContextVar[tuple[ProgressListener, ...]] = contextvars.ContextVar(
     "rlm_progress_listeners", default=()
@@ -175,6 +188,8 @@ class RLMAgent(LlmAgent):
             handle: ContextHandle | None = link.context
             repl = Repl(self.config)
         else:
+            # First, so that a refused corpus leaves nothing set up (see `_run_async_impl`).
+            handle = await resolve_context(self, ctx)
             # An RLMPlugin in the app caps this request's limits and records its usage.
             from rlm_adk.plugin import find_plugin
 
@@ -197,7 +212,6 @@ class RLMAgent(LlmAgent):
             if plugin is not None:
                 plugin.attach(request, ctx, self.name)
             info = NodeInfo(new_node_id(), None, 0, "root", _name(self.model), _user_text(ctx))
-            handle = await resolve_context(self, ctx)
             key = (ctx.app_name, ctx.user_id, ctx.session.id)
             repl = await self._repls.get(key, self.config)
             repl.requests += 1  # never released as idle while this request runs
@@ -233,7 +247,26 @@ class RLMAgent(LlmAgent):
             async for event in self._run_flow(ctx, existing):
                 yield event
             return
-        node = await self._open_node(ctx)
+        try:
+            node = await self._open_node(ctx)
+        except ContextError as exc:
+            if self._link is not None:
+                raise
+            # The session's corpus is refused (outside the roots, missing, unreadable): the user
+            # sees why, as the answer and as the event's error, instead of a failed request.
+            logger.warning("%s: corpus refused: %s", self.name, exc)
+            yield Event(
+                invocation_id=ctx.invocation_id,
+                author=self.name,
+                branch=ctx.branch,
+                error_code=CONTEXT_ERROR,
+                error_message=str(exc),
+                content=types.Content(
+                    role="model",
+                    parts=[types.Part.from_text(text=f"[stopped: {CONTEXT_ERROR}: {exc}]")],
+                ),
+            )
+            return
         self._nodes[ctx.invocation_id] = node
         capture = capture_content(node.config.capture_content)
         error: str | None = None
@@ -290,26 +323,67 @@ class RLMAgent(LlmAgent):
             )
 
     async def _run_flow(self, ctx: InvocationContext, node: RLMNode) -> AsyncGenerator[Event, None]:
-        async for event in super()._run_async_impl(ctx):
-            if event.author == self.name and event.content and not event.partial:
-                text = _event_text(event)
-                if text and not event.get_function_calls():
-                    node.last_text = text
-                if event.is_final_response() and text and not event.get_function_calls():
-                    self._annotate(event, node)
-            yield event
+        while True:
+            flow = super()._run_async_impl(ctx)
+            timed_out: TurnTimedOut | None = None
+            try:
+                while True:
+                    try:
+                        event = await node.turn_timer.next(flow)
+                    except StopAsyncIteration:
+                        break
+                    except TurnTimedOut as exc:
+                        timed_out = exc
+                        break
+                    if event.author == self.name and event.content and not event.partial:
+                        text = _event_text(event)
+                        if text and not event.get_function_calls():
+                            node.last_text = text
+                        if event.is_final_response() and text and not event.get_function_calls():
+                            self._annotate(event, node)
+                    yield event
+            finally:
+                await flow.aclose()
+            if timed_out is None:
+                break
+            # The flow is gone with its cancelled model call; a new one re-sends the same turn
+            # (the session holds everything up to it) unless the retries are spent.
+            stopped = self._turn_timed_out(node, timed_out)
+            if stopped is not None:
+                yield self._final_event(ctx, node, stopped)
+                return
         if node.submitted is not None:
-            final = Event(
-                invocation_id=ctx.invocation_id,
-                author=self.name,
-                branch=ctx.branch,
-                content=types.Content(
-                    role="model", parts=[types.Part.from_text(text=node.submitted)]
-                ),
-            )
-            node.last_text = node.submitted
-            self._annotate(final, node)
-            yield final
+            yield self._final_event(ctx, node, node.submitted)
+
+    def _final_event(self, ctx: InvocationContext, node: RLMNode, text: str) -> Event:
+        final = Event(
+            invocation_id=ctx.invocation_id,
+            author=self.name,
+            branch=ctx.branch,
+            content=types.Content(role="model", parts=[types.Part.from_text(text=text)]),
+        )
+        node.last_text = text
+        self._annotate(final, node)
+        return final
+
+    def _turn_timed_out(self, node: RLMNode, error: TurnTimedOut) -> str | None:
+        """Settles a turn the model did not answer in time; the stop text once retrying it is
+        no use (retries spent or the budget gone), else None (the turn is sent again)."""
+        lease, node.pending_lease = node.pending_lease, None
+        budget = node.request.budget
+        if lease is not None:
+            budget.settle(lease, failed=True)
+        node.turn_timeouts += 1
+        node.iterations -= 1  # the turn is sent again; it was never answered
+        node.request.emit("turn_timeout", node_id=node.node_id, seconds=node.turn_timer.seconds)
+        if node.turn_timeouts <= node.config.max_retries and budget.exhausted_reason is None:
+            return None
+        node.finalizing = True
+        node.stop_reason = MODEL_ERROR
+        node.request.emit("limit", node_id=node.node_id, reason=MODEL_ERROR)
+        retries = node.turn_timeouts - 1
+        suffix = f" (after {retries} retries)" if retries else ""
+        return f"[stopped: {MODEL_ERROR}: {error}{suffix}] {node.best_answer()}"
 
     def _annotate(self, event: Event, node: RLMNode) -> None:
         summary: dict[str, Any] = node.request.budget.summary() if node.depth == 0 else {}
@@ -370,6 +444,7 @@ class RLMAgent(LlmAgent):
                 node.pending_lease = budget.admit(node.node_id, _name(self.model), estimated)
                 node.pending_request = llm_request
                 node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
+                node.turn_timer.arm(turn_seconds(budget))
                 return None
             except LimitReached as exc:
                 reason = exc.reason
@@ -406,6 +481,7 @@ class RLMAgent(LlmAgent):
             types.Content(role="user", parts=[types.Part.from_text(text=note)])
         )
         node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
+        node.turn_timer.arm(turn_seconds(budget))
         return None
 
     async def _after_model(
@@ -414,6 +490,7 @@ class RLMAgent(LlmAgent):
         node = self.node_for(callback_context)
         if node is None or node.pending_lease is None or llm_response.partial:
             return None
+        node.turn_timer.disarm()  # answered (a retry below has its own timeout)
         from rlm_adk.engine.calls import usage_of
 
         replaced = None
@@ -452,6 +529,7 @@ class RLMAgent(LlmAgent):
         node = self.node_for(callback_context)
         if node is None or node.pending_lease is None:
             return None
+        node.turn_timer.disarm()  # the retries have their own timeout
         # ADK passes the response returned here through `_after_model`, which settles it.
         return await self._recover(node, error, llm_request)
 

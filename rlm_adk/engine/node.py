@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlm_adk.engine.budget import Lease, NodeInfo
 from rlm_adk.engine.request import RequestState
+from rlm_adk.engine.turns import TurnTimer
 from rlm_adk.telemetry import capture_content, clip, content, span
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class RLMNode:
     pending_request: LlmRequest | None = None
     """The admitted turn's request, to retry it if the model fails (see `engine/turns.py`)."""
     pending_retries: int = 0
+    turn_timer: TurnTimer = field(default_factory=TurnTimer)
+    """Bounds the model turn in flight (see `RLMAgent._run_flow`)."""
+    turn_timeouts: int = 0
     trajectory: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -4,13 +4,18 @@ Sub-calls are retried by `SubcallPool`; an agent's own turns go through ADK's fl
 exception would end the whole request without an answer. A failed turn is retried here with the
 same back-off and per-call timeout; when retries cannot save it, the agent stops with its best
 answer and the reason (see `RLMAgent._recover`).
+
+ADK's flow makes a turn's first attempt with the model client's own time-outs only; `TurnTimer`
+bounds it with `subcall_timeout_seconds` too, so a model that accepts a request and never answers
+cannot hold the request (see `RLMAgent._run_flow`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_request import LlmRequest
@@ -20,6 +25,58 @@ from rlm_adk.engine.budget import Budget
 from rlm_adk.engine.calls import ModelCallError, generate, is_transient, response_text
 
 MAX_REASON_CHARS = 300
+_T = TypeVar("_T")
+
+
+class TurnTimedOut(Exception):
+    """The model was given a turn and did not answer within its time limit."""
+
+
+class TurnTimer:
+    """A deadline on the model turn in flight, enforced where ADK's flow is awaited.
+
+    Armed when a turn is admitted and disarmed when its response (or error) arrives; while armed,
+    waiting on the flow past the deadline cancels the model call inside it.
+    """
+
+    def __init__(self) -> None:
+        self._deadline: float | None = None
+        self._timeout: asyncio.Timeout | None = None
+        self.seconds = 0.0
+        """The limit of the turn armed last."""
+
+    def arm(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._deadline = asyncio.get_running_loop().time() + seconds
+        if self._timeout is not None:
+            self._timeout.reschedule(self._deadline)
+
+    def disarm(self) -> None:
+        self._deadline = None
+        if self._timeout is not None:
+            self._timeout.reschedule(None)
+
+    async def next(self, flow: AsyncIterator[_T]) -> _T:
+        """The flow's next item; `TurnTimedOut` when an armed turn outlives its deadline."""
+        timeout = asyncio.timeout_at(self._deadline)
+        self._timeout = timeout
+        try:
+            async with timeout:
+                return await anext(flow)
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            self._deadline = None
+            raise TurnTimedOut(f"the model did not answer within {self.seconds:g} s") from None
+        finally:
+            self._timeout = None
+
+
+def turn_seconds(budget: Budget) -> float:
+    """How long one model turn may take: the per-call timeout, within the request's deadline."""
+    timeout = budget.config.subcall_timeout_seconds
+    remaining = budget.remaining_seconds()
+    return timeout if remaining is None else max(0.0, min(timeout, remaining))
 
 
 def turn_failure(response: LlmResponse) -> ModelCallError | None:
@@ -63,10 +120,7 @@ async def retry_turn(
         delay = min(cfg.retry_max_delay, cfg.retry_initial_delay * (2**retries))
         retries += 1
         await sleep(delay * random.uniform(0.5, 1.0))
-        remaining = budget.remaining_seconds()
-        timeout = cfg.subcall_timeout_seconds
-        if remaining is not None:
-            timeout = min(timeout, remaining)
+        timeout = turn_seconds(budget)
         if timeout <= 0:
             break
         try:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from google.genai import types
 
 from rlm_adk import RLMAgent, RLMConfig, open_text
-from rlm_adk.context import AccessDenied
 from tests.run_helpers import run_once
 from tests.scripted_model import ScriptedLlm, code, last_tool_output, text
 
@@ -45,9 +43,14 @@ async def test_session_state_outside_the_roots_is_refused(tmp_path):
         model=ScriptedLlm.of(text("unused")),
         config=RLMConfig(allowed_roots=[str(tmp_path / "root")]),
     )
-    with pytest.raises(AccessDenied, match="outside the allowed roots"):
-        await run_once(agent, "q", state={"rlm:context": "/etc"})
+    model = agent.model
+    result = await run_once(agent, "q", state={"rlm:context": "/etc"})
     await agent.close()
+    # The request ends with the reason, as its answer and as the event's error; no model call.
+    assert result.final.error_code == "context_error"
+    assert "'/etc' lies outside the allowed roots" in result.final.error_message
+    assert result.text.startswith("[stopped: context_error: '/etc' lies outside the allowed roots")
+    assert model.records == []
 
 
 async def test_uploaded_file_becomes_part_of_the_context_for_this_session_only():

@@ -216,13 +216,16 @@ async def test_session_state_outside_the_roots_is_refused(ledger: Ledger, tmp_pa
         config=RLMConfig(allowed_roots=[str(tmp_path / "allowed")]),
     )
     try:
-        with pytest.raises(AccessDenied, match="outside the allowed roots") as info:
-            await run_once(agent, "q", state={"rlm:context": str(tmp_path)})
+        result = await run_once(agent, "q", state={"rlm:context": str(tmp_path)})
     finally:
         await agent.close()
-    ledger.attempt(
-        "bad input (API)", "session corpus outside the roots", "RLMAgent", True, str(info)
+    refused = result.final.error_code == "context_error" and "outside the allowed roots" in (
+        result.final.error_message or ""
     )
+    ledger.attempt(
+        "bad input (API)", "session corpus outside the roots", "RLMAgent", refused, result.text
+    )
+    assert refused, result.text
 
 
 ODD_FILES = """

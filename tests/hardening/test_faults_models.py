@@ -23,7 +23,7 @@ from tests.fakes.gemini_server import FakeError, FakeGeminiServer, call_response
 from tests.hardening.conftest import Ledger, SandboxTracker
 from tests.hardening.faults import FAULT_KINDS, FaultyLlm
 from tests.run_helpers import RunResult, run_once
-from tests.scripted_model import ScriptedLlm, code, prompt_text, usage
+from tests.scripted_model import ScriptedLlm, code, last_tool_output, prompt_text, text, usage
 
 GUARD_SECONDS = 120.0
 WORD = "NEEDLE"
@@ -246,3 +246,62 @@ async def test_faults_from_the_gemini_endpoint(
     assert lost == 0
     assert stopped is None or stopped.startswith("[stopped: model_error")
     assert not sandboxes.open
+
+
+# -- a model that accepts a turn and never answers -----------------------------------------------
+
+
+async def hang(_request: LlmRequest) -> LlmResponse:
+    await asyncio.sleep(3600)
+    raise AssertionError("unreachable")
+
+
+async def test_a_turn_the_model_never_answers_is_timed_out_and_sent_again(ledger: Ledger) -> None:
+    root = ScriptedLlm.of(
+        code("x = 6 * 7\nprint(x)"),
+        hang,
+        lambda r: text(f"answer {last_tool_output(r).strip()}"),
+        model="scripted-root",
+    )
+    agent = RLMAgent(
+        name="rlm",
+        model=root,
+        config=RLMConfig(subcall_timeout_seconds=0.3, max_retries=2),
+        context=open_text("x"),
+    )
+    try:
+        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
+    finally:
+        await agent.close()
+    ledger.fault("model: a turn never answered", 1, int(result.text == "answer 42"), 0)
+    assert result.text == "answer 42"
+    assert len(root.records) == 3
+    # The timed-out attempt is counted as a failed call; the REPL kept its state across it.
+    calls = result.usage["usage"]
+    assert (calls["calls"], calls["failed_calls"]) == (3, 1)
+    assert result.usage["limit_reached"] is None
+
+
+async def test_a_model_that_never_answers_stops_with_its_best_answer(ledger: Ledger) -> None:
+    root = ScriptedLlm.of(code("print('partial work')"), fallback=hang, model="scripted-root")
+    agent = RLMAgent(
+        name="rlm",
+        model=root,
+        config=RLMConfig(subcall_timeout_seconds=0.2, max_retries=2),
+        context=open_text("x"),
+    )
+    before = set(asyncio.all_tasks())
+    try:
+        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
+    finally:
+        await agent.close()
+    ledger.fault("model: turns never answered", 3, 1, 0)
+    assert result.usage["limit_reached"] == "model_error"
+    assert result.text.startswith(
+        "[stopped: model_error: the model did not answer within 0.2 s (after 2 retries)]"
+    )
+    assert "partial work" in result.text  # its best answer: the last cell's output
+    assert len(root.records) == 4  # the code turn, then the hung turn sent 1 + 2 times
+    assert all(r.end > 0 for r in root.records)  # every hung call was cancelled
+    await asyncio.sleep(0)
+    assert set(asyncio.all_tasks()) - before == set()

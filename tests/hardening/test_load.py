@@ -231,9 +231,14 @@ async def test_twenty_concurrent_sessions(
         contained = name not in wrong and name not in leaks
         ledger.attempt("isolation (load)", f"session {name}", "api_server", contained)
     ledger.attempt("isolation (load)", "model requests", "api_server", not gemini.mixed)
-    # A session asking for a corpus outside RLM_ALLOWED_ROOTS is refused (the server answers
-    # 500; its log names the problem: the refusal is an exception in the runner).
-    outside = refused.status_code >= 400 and "root:x:" not in refused.text
+    # A session asking for a corpus outside RLM_ALLOWED_ROOTS is refused with the reason as the
+    # answer and the event's error, and nothing of /etc.
+    refusal = refused.json()[-1] if refused.status_code == 200 else {}
+    outside = (
+        refusal.get("errorCode", refusal.get("error_code")) == "context_error"
+        and "outside the allowed roots" in refusal.get("errorMessage", "")
+        and "root:x:" not in refused.text
+    )
     ledger.attempt("bad input (server)", "session corpus outside the roots", "api_server", outside)
     assert outside, refused.text[:300]
     ledger.attempt("isolation (load)", "spans", "api_server", not span_leaks)

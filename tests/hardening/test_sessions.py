@@ -1,5 +1,5 @@
-"""Session REPLs: idle ones are released when another session starts a request, but never one
-whose request is still running (between its cells, while its model thinks)."""
+"""Session REPLs: idle ones are released by a timer (and when another session starts a request),
+but never one whose request is still running (between its cells, while its model thinks)."""
 
 from __future__ import annotations
 
@@ -54,3 +54,29 @@ async def test_a_running_request_keeps_its_repl(ledger: Ledger, sandboxes: Sandb
     ledger.attempt("sessions", "REPL kept while its request runs", "engine", kept, result.text)
     assert kept, result.text
     assert not sandboxes.open
+
+
+async def test_a_quiet_sessions_repl_is_released_without_another_request(
+    ledger: Ledger, sandboxes: SandboxTracker
+) -> None:
+    root = ScriptedLlm.of(code("kept = 1"), text("done"), model="scripted-root")
+    agent = RLMAgent(
+        name="rlm",
+        model=root,
+        config=RLMConfig(sandbox_idle_seconds=IDLE),
+        context=open_text("x"),
+    )
+    try:
+        result = await run_once(agent, "q")
+        held_after_request = len(agent._repls)
+        for _ in range(100):  # the sweep runs on the loop: nothing else happens meanwhile
+            if not len(agent._repls):
+                break
+            await asyncio.sleep(IDLE)
+        released = not len(agent._repls) and not sandboxes.open
+    finally:
+        await agent.close()
+    ledger.attempt("sessions", "idle REPL released by the timer", "engine", released)
+    assert result.text == "done"
+    assert held_after_request == 1
+    assert released
