@@ -114,12 +114,37 @@ def content(text: str | None, enabled: bool, limit: int = MAX_CONTENT_CHARS) -> 
     """Span-ready content: None when capture is off, else scrubbed and clipped."""
     if not enabled or text is None:
         return None
-    if len(text) <= limit:
-        return scrub(text)
+    return _scrubbed_head(text, len(text), limit)
+
+
+def joined_content(
+    parts: Sequence[str], separator: str, enabled: bool, limit: int = MAX_CONTENT_CHARS
+) -> str | None:
+    """`content(separator.join(parts), enabled, limit)` without joining the parts whole (a
+    sub-call's prompt may hold a MiB-sized chunk, of which a span keeps the head)."""
+    if not enabled:
+        return None
+    total = sum(map(len, parts)) + len(separator) * max(0, len(parts) - 1)
+    keep = limit + max((len(v) for v in _SECRETS.get()), default=0)
+    pieces: list[str] = []
+    size = 0
+    for index, part in enumerate(parts):
+        for piece in (separator, part) if index else (part,):
+            if size >= keep:
+                break
+            pieces.append(piece[: keep - size])
+            size += len(pieces[-1])
+    return _scrubbed_head("".join(pieces), total, limit)
+
+
+def _scrubbed_head(head: str, total: int, limit: int) -> str:
+    """`head` (the start of a text of `total` characters, at least `limit` + the longest secret
+    long when the text is longer than `limit`) scrubbed and clipped to `limit`."""
+    if total <= limit:
+        return scrub(head)
     longest = max((len(v) for v in _SECRETS.get()), default=0)
     # Scrub a little more than is kept, so no secret straddles the cut unmatched.
-    head = scrub(text[: limit + longest])
-    return head[:limit] + f"... [{len(text) - limit} more chars]"
+    return scrub(head[: limit + longest])[:limit] + f"... [{total - limit} more chars]"
 
 
 def messages_json(role: str, text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from google.adk.tools.base_tool import BaseTool
@@ -12,28 +13,48 @@ if TYPE_CHECKING:
     from google.adk.tools.tool_context import ToolContext
 
     from rlm_adk.agent import RLMAgent
+    from rlm_adk.engine.node import RLMNode
 
 
-class RunCodeTool(BaseTool):
-    """Runs Python in the agent's persistent, sandboxed REPL."""
+class _NodeTool(BaseTool):
+    """A tool that acts on the RLM node running the current invocation."""
 
-    def __init__(self, agent: RLMAgent) -> None:
-        super().__init__(
-            name="run_code",
-            description=(
-                "Run Python code in your persistent sandboxed REPL, where `context`, "
-                "`llm_query`, `llm_batch`, `spawn_subagent(s)` and `submit` are defined. "
-                "Returns printed output and errors."
-            ),
-        )
+    def __init__(
+        self, agent: RLMAgent, name: str, description: str, parameters: dict[str, Any]
+    ) -> None:
+        super().__init__(name=name, description=description)
         self._agent = agent
+        self._parameters = parameters
 
     @override
     def _get_declaration(self) -> types.FunctionDeclaration:
         return types.FunctionDeclaration(
-            name=self.name,
-            description=self.description,
-            parameters_json_schema={
+            name=self.name, description=self.description, parameters_json_schema=self._parameters
+        )
+
+    @override
+    async def run_async(self, *, args: dict[str, Any], tool_context: ToolContext) -> Any:
+        node = self._agent.node_for(tool_context)
+        if node is None:
+            return {"error": f"{self.name} is only available inside an RLM agent's run"}
+        return await self._run(node, args, tool_context)
+
+    @abstractmethod
+    async def _run(self, node: RLMNode, args: dict[str, Any], tool_context: ToolContext) -> Any:
+        """The tool's work for `node` (the node is known to exist)."""
+
+
+class RunCodeTool(_NodeTool):
+    """Runs Python in the agent's persistent, sandboxed REPL."""
+
+    def __init__(self, agent: RLMAgent) -> None:
+        super().__init__(
+            agent,
+            "run_code",
+            "Run Python code in your persistent sandboxed REPL, where `context`, "
+            "`llm_query`, `llm_batch`, `spawn_subagent(s)` and `submit` are defined. "
+            "Returns printed output and errors.",
+            {
                 "type": "object",
                 "properties": {"code": {"type": "string", "description": "Python code to run."}},
                 "required": ["code"],
@@ -41,10 +62,7 @@ class RunCodeTool(BaseTool):
         )
 
     @override
-    async def run_async(self, *, args: dict[str, Any], tool_context: ToolContext) -> Any:
-        node = self._agent.node_for(tool_context)
-        if node is None:
-            return {"error": "run_code is only available inside an RLM agent's run"}
+    async def _run(self, node: RLMNode, args: dict[str, Any], tool_context: ToolContext) -> Any:
         code = args.get("code")
         if not isinstance(code, str) or not code.strip():
             return {"error": "run_code needs a non-empty `code` string"}
@@ -59,26 +77,17 @@ class RunCodeTool(BaseTool):
         return response
 
 
-class SpawnSubagentTool(BaseTool):
+class SpawnSubagentTool(_NodeTool):
     """Starts child RLM agents in parallel, each over a slice of the context."""
 
     def __init__(self, agent: RLMAgent) -> None:
         super().__init__(
-            name="spawn_subagent",
-            description=(
-                "Start child RLM agents, in parallel, one per task; each has its own REPL over "
-                "the given files of your context (all of it when `paths` is omitted). Returns "
-                "their answers in order."
-            ),
-        )
-        self._agent = agent
-
-    @override
-    def _get_declaration(self) -> types.FunctionDeclaration:
-        return types.FunctionDeclaration(
-            name=self.name,
-            description=self.description,
-            parameters_json_schema={
+            agent,
+            "spawn_subagent",
+            "Start child RLM agents, in parallel, one per task; each has its own REPL over "
+            "the given files of your context (all of it when `paths` is omitted). Returns "
+            "their answers in order.",
+            {
                 "type": "object",
                 "properties": {
                     "tasks": {
@@ -98,10 +107,7 @@ class SpawnSubagentTool(BaseTool):
         )
 
     @override
-    async def run_async(self, *, args: dict[str, Any], tool_context: ToolContext) -> Any:
-        node = self._agent.node_for(tool_context)
-        if node is None:
-            return {"error": "spawn_subagent is only available inside an RLM agent's run"}
+    async def _run(self, node: RLMNode, args: dict[str, Any], tool_context: ToolContext) -> Any:
         tasks = args.get("tasks")
         if not isinstance(tasks, list) or not tasks:
             return {"error": "spawn_subagent needs a non-empty `tasks` list"}

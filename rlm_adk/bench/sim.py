@@ -31,8 +31,8 @@ def _usage(input_chars: int, output_chars: int) -> types.GenerateContentResponse
     )
 
 
-def request_text(request: LlmRequest) -> str:
-    """The user-visible text of a request (user parts and function responses)."""
+def request_texts(request: LlmRequest) -> list[str]:
+    """The user-visible texts of a request (user parts and function responses), part by part."""
     out: list[str] = []
     for content in request.contents:
         for part in content.parts or []:
@@ -40,7 +40,12 @@ def request_text(request: LlmRequest) -> str:
                 out.append(part.text)
             elif part.function_response is not None:
                 out.append(str(part.function_response.response))
-    return "\n".join(out)
+    return out
+
+
+def request_text(request: LlmRequest) -> str:
+    """The user-visible text of a request, joined."""
+    return "\n".join(request_texts(request))
 
 
 def last_output(request: LlmRequest) -> str:
@@ -128,11 +133,12 @@ class CountingSubLlm(BaseLlm):
     ) -> AsyncGenerator[LlmResponse, None]:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        text = request_text(llm_request)
-        reply = count_reply(text)
+        # Part by part: the same per-byte work as for a system that sends one joined string.
+        texts = request_texts(llm_request)
+        reply = count_reply(texts)
         yield LlmResponse(
             content=types.Content(role="model", parts=[types.Part.from_text(text=reply)]),
-            usage_metadata=_usage(len(text), len(reply)),
+            usage_metadata=_usage(sum(map(len, texts)), len(reply)),
         )
 
 

@@ -163,18 +163,27 @@ class ContextHandle:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def read(self, path: str, start: int = 0, end: int | None = None) -> str:
+    def read(self, path: str, start: int = 0, end: int | None = None, *, once: bool = False) -> str:
         """Text of bytes `[start, end)` of `path` (the whole file by default).
 
         A start inside a multi-byte character moves forward to the next character, and so does an
         end, so consecutive ranges partition the text exactly: no character is duplicated, lost
         or garbled. Invalid UTF-8 becomes U+FFFD. Binary files raise `BinaryContent`.
+
+        `once=True` says the range will not be read again soon (a chunk sent to a sub-call): a
+        local file is then read with one `pread`, past the block cache, which would only copy it
+        more and evict what is worth keeping. Remote files still go through the cache (its
+        read-ahead serves the next chunk).
         """
         doc, base, size = self._locate(path)
         start, end = self._clamp(start, end, size)
         self._check_size(path, end - start)
         a, b = base + start, base + end
-        data = self._corpus.read(doc, a, min(doc.size, b + 3))
+        stop = min(doc.size, b + 3)
+        if once and not self._corpus.is_remote(doc.path):
+            data = self._corpus.probe(doc, a, stop)
+        else:
+            data = self._corpus.read(doc, a, stop)
         cut = skip_continuations(data, b - a, len(data))
         lead = skip_continuations(data, 0, cut) if a > 0 else 0
         return decode(memoryview(data)[lead:cut])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google.adk.models.base_llm import BaseLlm
@@ -38,14 +39,17 @@ def is_transient(exc: BaseException) -> bool:
     return is_transient_error(exc)
 
 
-def plain_request(model_name: str, prompt: str, system: str | None = None) -> LlmRequest:
-    """A tool-less, single-turn request."""
+def plain_request(
+    model_name: str, prompt: str | Sequence[str], system: str | None = None
+) -> LlmRequest:
+    """A tool-less, single-turn request; a prompt in pieces becomes one `Part` per piece."""
+    pieces = [prompt] if isinstance(prompt, str) else prompt
     config = types.GenerateContentConfig()
     if system:
         config.system_instruction = system
     return LlmRequest(
         model=model_name,
-        contents=[types.Content(role="user", parts=[types.Part.from_text(text=prompt)])],
+        contents=[types.Content(role="user", parts=[types.Part.from_text(text=p) for p in pieces])],
         config=config,
     )
 

@@ -22,6 +22,7 @@ from rlm_adk.telemetry import (
     GEN_AI_REQUEST_MODEL,
     capture_content,
     content,
+    joined_content,
     messages_json,
     span,
     traced_context_call,
@@ -119,9 +120,9 @@ class HostAPI:
         """One plain model call at depth + 1; raises on failure."""
         node = self._node()
         self._go_on(node)
-        text = await render_prompt(prompt, node)
+        parts = await render_parts(prompt, node)
         try:
-            return await plain_call(node, text, model=model, kind="llm_query")
+            return await plain_call(node, parts, model=model, kind="llm_query")
         except LimitReached as exc:
             raise RuntimeError(f"{exc}: no more sub-calls in this request") from None
         except ModelCallError as exc:
@@ -214,16 +215,59 @@ def parse_task(item: Any) -> tuple[str, Any]:
     raise ValueError(f"a task is a string, (task, context) or a dict, not {type(item).__name__}")
 
 
+INLINE_READ_BYTES = 64 * 1024
+"""Chunks up to this size are read on the event loop: a thread hop costs more than the read."""
+
+PROMPT_SEPARATOR = "\n\n"
+
+
 async def render_prompt(item: Any, node: RLMNode) -> str:
     """Prompt text from a string, a Chunk (read host-side, never copied through the sandbox) or
     a sequence of those joined by blank lines."""
+    return join_parts(await render_parts(item, node))
+
+
+def join_parts(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else PROMPT_SEPARATOR.join(parts)
+
+
+def separated(parts: list[str]) -> list[str]:
+    """`parts` as `Part` texts that read like `join_parts(parts)` (models concatenate a message's
+    text parts): small pieces carry the separator, a large one gets its own."""
+    if len(parts) == 1:
+        return parts
+    out: list[str] = []
+    for piece in parts[:-1]:
+        if len(piece) <= INLINE_READ_BYTES:
+            out.append(piece + PROMPT_SEPARATOR)
+        else:
+            out.extend((piece, PROMPT_SEPARATOR))
+    out.append(parts[-1])
+    return out
+
+
+async def render_parts(item: Any, node: RLMNode) -> list[str]:
+    """The prompt's pieces (see `render_prompt`), each sent as its own `Part`: a 1 MiB chunk is
+    never copied again into one joined string."""
+    if isinstance(item, (list, tuple)):
+        parts: list[str] = []
+        for piece in item:
+            parts.extend(await render_parts(piece, node))
+        return parts
+    return [await _render_one(item, node)]
+
+
+async def _render_one(item: Any, node: RLMNode) -> str:
     if isinstance(item, str):
         return item
     if isinstance(item, Chunk):
         handle = item.handle or node.context
         if handle is None:
             raise ValueError("this chunk is not bound to a context")
-        text = await asyncio.to_thread(handle.read, item.path, item.start, item.end)
+        if item.end - item.start <= INLINE_READ_BYTES and not handle.corpus.is_remote(item.path):
+            text = handle.read(item.path, item.start, item.end, once=True)
+        else:
+            text = await asyncio.to_thread(handle.read, item.path, item.start, item.end, once=True)
         node.request.budget.add_bytes_read(node.node_id, item.end - item.start)
         return text
     if isinstance(item, FileInfo):
@@ -233,9 +277,6 @@ async def render_prompt(item: Any, node: RLMNode) -> str:
         text = await asyncio.to_thread(handle.read, item.path)
         node.request.budget.add_bytes_read(node.node_id, item.size)
         return text
-    if isinstance(item, (list, tuple)):
-        parts = [await render_prompt(part, node) for part in item]
-        return "\n\n".join(parts)
     if isinstance(item, (int, float, bool)) or item is None:
         return str(item)
     raise TypeError(f"a prompt is a string, a chunk, or a list of those, not {type(item).__name__}")
@@ -248,11 +289,13 @@ async def plain_call(node: RLMNode, prompt: Any, *, model: str | None, kind: str
     so a batch of 1,000 chunks never has more than `max_concurrency` chunk texts in memory.
     """
     async with node.request.pool.slot(node.depth + 1):
-        text = prompt if isinstance(prompt, str) else await render_prompt(prompt, node)
-        return await _plain_call_in_slot(node, text, model=model, kind=kind)
+        parts = [prompt] if isinstance(prompt, str) else await render_parts(prompt, node)
+        return await _plain_call_in_slot(node, parts, model=model, kind=kind)
 
 
-async def _plain_call_in_slot(node: RLMNode, prompt: str, *, model: str | None, kind: str) -> str:
+async def _plain_call_in_slot(
+    node: RLMNode, parts: list[str], *, model: str | None, kind: str
+) -> str:
     request = node.request
     spec = model or node.sub_model
     llm = request.model(spec)
@@ -264,10 +307,13 @@ async def _plain_call_in_slot(node: RLMNode, prompt: str, *, model: str | None, 
             depth=node.depth + 1,
             kind="call",
             model=name,
-            task=prompt[:200],
+            task=parts[0][:200],
         )
     )
     capture = capture_content(request.config.capture_content)
+    # The joined text only when a listener records it (a MiB-sized copy otherwise).
+    prompt = join_parts(parts) if request.listeners else ""
+    prompt_chars = sum(map(len, parts)) + len(PROMPT_SEPARATOR) * (len(parts) - 1)
     request.emit("subcall_start", node_id=child.node_id, depth=child.depth)
     started = time.perf_counter()
     # The per-sub-call span: few attributes, set in two batches (this path runs 1,000s of times).
@@ -280,7 +326,9 @@ async def _plain_call_in_slot(node: RLMNode, prompt: str, *, model: str | None, 
             "rlm.kind": kind,
             GEN_AI_OPERATION: "chat",
             GEN_AI_REQUEST_MODEL: name,
-            GEN_AI_INPUT_MESSAGES: messages_json("user", content(prompt, True) or "")
+            GEN_AI_INPUT_MESSAGES: messages_json(
+                "user", joined_content(parts, PROMPT_SEPARATOR, True) or ""
+            )
             if capture
             else None,
         },
@@ -291,11 +339,11 @@ async def _plain_call_in_slot(node: RLMNode, prompt: str, *, model: str | None, 
         try:
             outcome = await request.pool.call(
                 llm,
-                plain_request(name, prompt),
+                plain_request(name, separated(parts)),
                 node_id=child.node_id,
                 depth=child.depth,
                 model_name=name,
-                estimated_input_tokens=estimate_tokens(len(prompt)),
+                estimated_input_tokens=estimate_tokens(prompt_chars),
                 slot_held=True,
             )
             text = response_text(outcome.response)

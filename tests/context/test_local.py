@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -196,3 +197,21 @@ def test_list_files_regex_is_linear_time(tmp_path: Path) -> None:
     assert h.list_files(r"(a+)+$") == []  # exponential for a backtracking engine
     assert len(h.list_files(r"a{3}\.txt$")) == 1
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_read_once_is_exact_and_leaves_the_block_cache_alone(tmp_path: Path) -> None:
+    # Multi-byte characters across every boundary: the same partition rule as cached reads.
+    (tmp_path / "u.txt").write_text("aé€😀\n" * 20_000, encoding="utf-8")
+    h = open_context(str(tmp_path / "u.txt"))
+    path = h.files[0].path
+    size = h.files[0].size
+    cuts = [*range(0, size, 4093), size]
+    stats = h.corpus.cache.stats
+    h.read(path, 0, 1, once=True)  # opening the document sniffs its head through the cache
+    before = (stats.hits, stats.misses)
+    once = [h.read(path, a, b, once=True) for a, b in itertools.pairwise(cuts)]
+    assert (stats.hits, stats.misses) == before
+    assert "".join(once) == (tmp_path / "u.txt").read_text(encoding="utf-8")
+    cached = [h.read(path, a, b) for a, b in itertools.pairwise(cuts)]
+    assert once == cached
+    assert stats.misses > 0

@@ -83,3 +83,35 @@ async def test_final_text_answer_after_code():
     # The second request carried the printed output of the first cell.
     assert "42" in prompt_text(root.requests[1])
     await agent.close()
+
+
+async def test_chunk_prompts_go_as_parts_that_read_as_the_joined_prompt(tmp_path):
+    # One Part per piece, so a large chunk is never copied into a joined string; the parts still
+    # concatenate to "piece\n\npiece" (models join a message's text parts), in either order.
+    from rlm_adk import open_context
+
+    doc = "".join(f"row {i}: é€ filler\n" for i in range(12_000))  # ~250 KB, multi-byte
+    (tmp_path / "doc.txt").write_text(doc, encoding="utf-8")
+    root = ScriptedLlm.of(
+        code(
+            "cs = context.chunks(max_chars=100_000)\n"
+            "a = await llm_batch([('Count rows.', c) for c in cs])\n"
+            "b = await llm_batch([(c, 'Rows?') for c in cs[:1]])\n"
+            "print(len(cs), len(a), len(b))"
+        ),
+        text("done"),
+    )
+    sub = ScriptedLlm.of(fallback=lambda r: text("ok"), model="scripted-sub")
+    agent = RLMAgent(
+        name="rlm", model=root, sub_model=sub, context=open_context(str(tmp_path / "doc.txt"))
+    )
+    result = await run_once(agent, "q")
+    await agent.close()
+    assert result.text == "done"
+    sent = [[p.text for p in r.request.contents[0].parts] for r in sub.records]
+    assert len(sent) >= 4 and all(len(parts) >= 2 for parts in sent)
+    chunk_parts = [parts for parts in sent if parts[0] == "Count rows.\n\n"]
+    chunks = sorted((parts[1] for parts in chunk_parts), key=doc.index)  # calls run in parallel
+    assert "".join(chunks) == doc  # the chunks partition the file, characters intact
+    (reversed_order,) = [parts for parts in sent if parts[-1] == "Rows?"]
+    assert reversed_order == [chunks[0], "\n\n", "Rows?"]

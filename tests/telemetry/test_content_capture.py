@@ -135,6 +135,25 @@ def test_scrub_and_content_helpers(monkeypatch):
     assert clipped.endswith("more chars]")
 
 
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ["short"],
+        ["instruction", "y" * 95 + "tok-123456789" + "z" * 500],
+        ["y" * 99, "tok-123456789", "tail"],  # the secret starts in a later part
+        ["a" * 40, "b" * 40, "c" * 40, "d" * 40],
+        ["", "", "x"],
+    ],
+)
+def test_joined_content_is_the_content_of_the_joined_parts(monkeypatch, parts):
+    from rlm_adk.telemetry import joined_content
+
+    monkeypatch.setenv("MY_TOKEN", "tok-123456789")
+    expected = content("\n\n".join(parts), enabled=True, limit=100)
+    assert joined_content(parts, "\n\n", enabled=True, limit=100) == expected
+    assert joined_content(parts, "\n\n", enabled=False) is None
+
+
 @pytest.mark.parametrize("value", ["0", "false", "No", "off"])
 def test_capture_switch_values(monkeypatch, value):
     from rlm_adk.telemetry import capture_content

@@ -71,9 +71,11 @@ def corpus_file(size: int, directory: Path) -> Path:
     return path
 
 
-def count_reply(prompt: str) -> str:
-    """The simulated sub-model's answer: occurrences of `WORD` minus the instruction's one."""
-    return str(max(0, prompt.count(WORD) - 1))
+def count_reply(prompt: str | list[str]) -> str:
+    """The simulated sub-model's answer: occurrences of `WORD` minus the instruction's one (over
+    the prompt's texts when it comes in parts)."""
+    texts = [prompt] if isinstance(prompt, str) else prompt
+    return str(max(0, sum(t.count(WORD) for t in texts) - 1))
 
 
 def answer_from_output(output: str) -> str:
