@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from rlm_adk.config import RLMConfig
 
@@ -45,7 +45,8 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
     def to_dict(self) -> dict[str, float | int]:
-        data: dict[str, float | int] = asdict(self)
+        # Flat fields: read directly (`asdict` deep-copies, and a summary has 1,000s of nodes).
+        data: dict[str, float | int] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["tokens"] = self.tokens
         data["cost_usd"] = round(self.cost_usd, 8)
         return data
