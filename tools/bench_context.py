@@ -1,18 +1,22 @@
 """Benchmark the lazy context: peak RSS, grep throughput against GNU grep, ranged-read latency.
 
-    .venv/bin/python tools/bench_context.py [--sizes 100M,1G] [--no-gcs] [--markdown OUT.md]
+    .venv/bin/python tools/bench_context.py [--sizes 100M,1G] [--runs 3] [--no-gcs]
+        [--no-numpy] [--markdown OUT.md] [--docs]
 
 For each corpus size it generates a text corpus in a temporary directory (deleted afterwards),
 then measures, each in a fresh child process so peak RSS is clean:
 
 - local grep: `context.grep` over every file against `grep -c` on the same files, same run
-  (page cache warm for both; best of 3 for GNU grep; our first run, cold line index, and best);
+  (page cache warm for both; best of 3 for GNU grep; our first run, cold line index, and best),
+  `--runs` times alternately, reporting medians (of the times and of the per-run ratios);
 - local chunking: `context.chunks(1 MB)` and every `chunk.text()`, read by 16 threads (like an
   `llm_batch` fan-out reading chunk texts host-side);
 - the same grep and chunking through fake-gcs-server (the real google-cloud-storage client);
 - ranged-read latency against the emulator (4 KiB object ranges; handle reads cold and warm).
 
 Peak RSS is the child's high-water mark (VmHWM); "base" is its RSS after imports, before any work.
+`--docs` rewrites this tool's section of docs/benchmarks.md (the hand-written findings at its end,
+from "What the figures say", are kept).
 """
 
 from __future__ import annotations
@@ -45,6 +49,25 @@ FILE_CAP = 128 << 20  # local files of at most 128 MiB
 OBJECT_CAP = 64 << 20  # GCS objects of at most 64 MiB
 CHUNK = 1_000_000
 BUCKET = "bench-context"
+DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "context"
+FINDINGS = "What the figures say"
+INTRO = """## Context: memory, grep throughput, ranged reads
+
+`tools/bench_context.py` generates text corpora (random words with some UTF-8, one
+`needle-XYZZY <n>7 found here` line after every ~4 MiB, so matches are spread over every file;
+local files of at most 128 MiB, GCS objects of at most 64 MiB) in a temporary directory, measures
+each operation in a fresh child process, and deletes everything afterwards. GNU `grep -c` runs on
+the same files in the same run (best of 3, page cache warm); `grep -n` is shown too, since it
+has to count lines like we do. "first" is our first grep in the child (line numbers counted from
+scratch), "best" the best of three (the line index built by the first is reused; any pattern
+benefits). Each local grep is measured `--runs` times, alternating GNU grep and a fresh child of
+ours; times and ratios are medians over the runs (a ratio is taken within its run), and the
+first grep's ratio also shows its lowest and highest run. "chunks" plans
+`context.chunks(max_chars=1_000_000)` and reads every `chunk.text()` from 16 threads, as an
+`llm_batch` fan-out reads chunk texts host-side. Peak RSS is the child's VmHWM; "base" is its RSS
+after imports. The GCS rows go through the real google-cloud-storage client to fake-gcs-server
+(filesystem backend) on the same machine."""
 
 
 def parse_size(text: str) -> int:
@@ -132,9 +155,14 @@ def child(task: dict[str, Any]) -> dict[str, Any]:
     """Runs one measurement in this (fresh) process and returns its figures."""
     import re2  # noqa: F401 - imported before the baseline, as the handle would
 
-    import rlm_adk.context  # noqa: F401
+    from rlm_adk.context import scan
 
-    out: dict[str, Any] = {"base_rss_mb": round(_rss_mb(), 1)}
+    if task.get("no_numpy"):
+        scan.numpy = None
+    out: dict[str, Any] = {
+        "base_rss_mb": round(_rss_mb(), 1),
+        "counter": "bytes.count" if scan.numpy is None else "numpy",
+    }
     handle = _open(task)
     files = handle.files
     out["files"] = len(files)
@@ -218,11 +246,26 @@ def gnu_grep(
     return best, count
 
 
+def summarize_runs(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the timed fields and of the per-run ratios to `grep -c`; the runs themselves."""
+    out = dict(samples[-1])
+    for key in ("first_s", "best_s", "gnu_s", "gnu_n_s", "peak_rss_mb", "base_rss_mb"):
+        out[key] = statistics.median(s[key] for s in samples)
+    firsts = [s["gnu_s"] / s["first_s"] for s in samples]
+    out["ratio_best"] = statistics.median(s["gnu_s"] / s["best_s"] for s in samples)
+    out["ratio_first"] = statistics.median(firsts)
+    out["ratio_first_range"] = [min(firsts), max(firsts)]
+    out["runs"] = samples
+    return out
+
+
 # -- driver ---------------------------------------------------------------------------------------
 
 
-def bench_size(total: int, work: Path, gcs: bool) -> dict[str, Any]:
-    """Every measurement for one corpus size."""
+def bench_size(
+    total: int, work: Path, gcs: bool, runs: int, options: dict[str, Any]
+) -> dict[str, Any]:
+    """Every measurement for one corpus size (`options` go to every child)."""
     corpus = work / "corpus"
     corpus.mkdir()
     started = time.perf_counter()
@@ -237,21 +280,24 @@ def bench_size(total: int, work: Path, gcs: bool) -> dict[str, Any]:
     cases = (("literal", NEEDLE, False), ("absent literal", ABSENT, False), ("regex", REGEX, True))
     for name, pattern, extended in cases:
         gnu_pattern = GNU_REGEX if extended else pattern
-        g_s, g_count = gnu_grep(files, gnu_pattern, extended)
-        n_s, _ = gnu_grep(files, gnu_pattern, extended, flag="-n")
-        ours = run_child({"kind": "grep", "uri": uri, "pattern": pattern})
-        assert ours["matches"] == g_count, (ours, g_count)
-        result[f"local_grep_{name}"] = {**ours, "gnu_s": g_s, "gnu_n_s": n_s, "gnu_count": g_count}
-        print(f"[{label(total)}] local grep {name}: {ours} vs GNU {g_s:.3f} s")
-    result["local_chunks"] = run_child({"kind": "chunks", "uri": uri})
+        samples = []
+        for _ in range(runs):  # alternate, so load from elsewhere hits both sides alike
+            g_s, g_count = gnu_grep(files, gnu_pattern, extended)
+            n_s, _ = gnu_grep(files, gnu_pattern, extended, flag="-n")
+            ours = run_child({"kind": "grep", "uri": uri, "pattern": pattern, **options})
+            assert ours["matches"] == g_count, (ours, g_count)
+            samples.append({**ours, "gnu_s": g_s, "gnu_n_s": n_s, "gnu_count": g_count})
+            print(f"[{label(total)}] local grep {name}: {ours} vs GNU {g_s:.3f} s")
+        result[f"local_grep_{name}"] = summarize_runs(samples)
+    result["local_chunks"] = run_child({"kind": "chunks", "uri": uri, **options})
     print(f"[{label(total)}] local chunks: {result['local_chunks']}")
     if gcs:
-        result.update(bench_gcs(total, work))
+        result.update(bench_gcs(total, work, options))
     shutil.rmtree(corpus)
     return result
 
 
-def bench_gcs(total: int, work: Path) -> dict[str, Any]:
+def bench_gcs(total: int, work: Path, options: dict[str, Any]) -> dict[str, Any]:
     """The GCS measurements, through a filesystem-backed fake-gcs-server."""
     from gcs_emulator import running_emulator
     from google.cloud import storage
@@ -270,12 +316,12 @@ def bench_gcs(total: int, work: Path) -> dict[str, Any]:
         result["gcs_upload_s"] = time.perf_counter() - started
         uri = f"gs://{BUCKET}/corpus/"
         result["gcs_grep_literal"] = run_child(
-            {"kind": "grep", "uri": uri, "pattern": NEEDLE, "repeat": 2}
+            {"kind": "grep", "uri": uri, "pattern": NEEDLE, "repeat": 2, **options}
         )
         print(f"[{label(total)}] gcs grep: {result['gcs_grep_literal']}")
-        result["gcs_chunks"] = run_child({"kind": "chunks", "uri": uri})
+        result["gcs_chunks"] = run_child({"kind": "chunks", "uri": uri, **options})
         print(f"[{label(total)}] gcs chunks: {result['gcs_chunks']}")
-        result["gcs_latency"] = run_child({"kind": "latency", "uri": uri})
+        result["gcs_latency"] = run_child({"kind": "latency", "uri": uri, **options})
         print(f"[{label(total)}] gcs latency: {result['gcs_latency']}")
     shutil.rmtree(objects)
     return result
@@ -285,24 +331,27 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
     """The figures as the docs/benchmarks.md section."""
     mbps = lambda size, s: f"{size / s / 1e6:,.0f} MB/s"  # noqa: E731
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    grep = results[0]["local_grep_literal"]
     out = [
         f"Measured {date.today().isoformat()} with `{command}` "
-        f"({os.cpu_count()} cores, page cache warm, Python {sys.version.split()[0]}; "
-        f"load average at the end {load}).",
+        f"({os.cpu_count()} cores, page cache warm, Python {sys.version.split()[0]}, newlines "
+        f"counted by {grep['counter']}; {len(grep['runs'])} run(s) per local grep; load average "
+        f"at the end {load}).",
         "",
         "| corpus | operation | ours (first / best) | GNU `grep -c` (`-n`) | ratio to `-c`: best "
-        "(first) | peak RSS (base) |",
+        "(first; its lowest–highest run) | peak RSS (base) |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
         size = label(r["size"])
         for name in ("literal", "absent literal", "regex"):
             g = r[f"local_grep_{name}"]
+            low, high = g["ratio_first_range"]
             out.append(
                 f"| {size} local | grep {name} ({g['matches']} matches) | {g['first_s']:.3f} s / "
                 f"{g['best_s']:.3f} s ({mbps(g['bytes'], g['best_s'])}) | {g['gnu_s']:.3f} s "
                 f"({g['gnu_n_s']:.3f} s) | "
-                f"{g['gnu_s'] / g['best_s']:.2f}x ({g['gnu_s'] / g['first_s']:.2f}x) | "
+                f"{g['ratio_best']:.2f}x ({g['ratio_first']:.2f}x; {low:.2f}–{high:.2f}) | "
                 f"{g['peak_rss_mb']:.0f} MB ({g['base_rss_mb']:.0f}) |"
             )
         c = r["local_chunks"]
@@ -346,26 +395,48 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def write_docs(text: str, path: Path = DOCS) -> None:
+    """Rewrites this tool's section of `path`: intro, `text`, then the findings already there."""
+    from rlm_adk.bench.report import replace_section
+
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, end = f"<!-- bench:{SECTION}:start -->", f"<!-- bench:{SECTION}:end -->"
+    section = old.partition(start)[2].partition(end)[0]
+    findings = section[section.find(FINDINGS) :] if FINDINGS in section else ""
+    body = f"{INTRO}\n\n{text.rstrip()}\n"
+    replace_section(path, SECTION, body + (f"\n{findings.strip()}\n" if findings else ""))
+
+
 def main() -> None:
     """Parses arguments, runs every size, prints (and optionally writes) the markdown."""
     parser = argparse.ArgumentParser(description="Benchmark the lazy context.")
     parser.add_argument("--sizes", default="100M,1G")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each local grep (medians)")
     parser.add_argument("--no-gcs", action="store_true", help="skip the emulator measurements")
     parser.add_argument("--markdown", help="also write the markdown section to this file")
+    parser.add_argument("--docs", action="store_true", help=f"rewrite the section of {DOCS.name}")
+    parser.add_argument(
+        "--no-numpy", action="store_true", help="count newlines with bytes.count (no numpy)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
-    command = "python tools/bench_context.py " + " ".join(sys.argv[1:])
+    command = ".venv/bin/python tools/bench_context.py " + " ".join(sys.argv[1:])
+    options = {"no_numpy": True} if args.no_numpy else {}
     results = []
     for size in [parse_size(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="bench-context-") as work:
-            results.append(bench_size(size, Path(work), gcs=not args.no_gcs))
+            results.append(
+                bench_size(size, Path(work), not args.no_gcs, max(1, args.runs), options)
+            )
     text = markdown(results, command.strip())
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+    if args.docs:
+        write_docs(text)
     print(json.dumps(results, indent=1), file=sys.stderr)
 
 

@@ -5,6 +5,11 @@ starts right there, so a line (and any match in it) is never split between two w
 longer than the window is cut with an overlap (literals), or the window grows until the line fits
 (regexes, up to `REGEX_MAX_LINE`). Line numbers are counted only up to matches, and remembered
 (see `LineIndex`).
+
+A match's line number needs every newline before it. Counting them later means reading those
+bytes again, so once a match has been numbered the scan counts each window while it holds it,
+until `FOLLOW_WINDOWS` windows pass without a match: matches spread through a document cost one
+pass, and a literal that never matches costs no counting at all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ MAX_LINE_CHARS = 2_000
 REGEX_MAX_LINE = 16 << 20
 """Regexes see lines up to this long whole; longer ones are cut with `_REGEX_OVERLAP` of overlap."""
 _REGEX_OVERLAP = 4096
+FOLLOW_WINDOWS = 16
+"""After a numbered match, windows are counted as they are scanned for this many windows."""
 
 
 @dataclass
@@ -57,7 +64,9 @@ def grep_document(
     window = base
     reader = corpus.reader(doc, base)
     lines = LineCounter(corpus, doc, base)
-    eager = not isinstance(reader, FdReader)  # remote: count as we go rather than re-download
+    follow = FOLLOW_WINDOWS * base
+    # Remote: always count as we go rather than download again; local: from a match on.
+    follow_to = job.end if not isinstance(reader, FdReader) else job.start
     try:
         line_base = lines.before(job.start) if job.start else 0
         pos = job.start
@@ -110,12 +119,13 @@ def grep_document(
                     i = le + 1  # the match ran past the line's end: grep is line by line
                     continue
                 number = lines.before(pos + s, buf, pos) + 1 - line_base
+                follow_to = max(follow_to, pos + s + follow)
                 if number != last_line:
                     text = _match_text(corpus, doc, buf, pos, n, ls, le, line_start, job.end)
                     out.append(Match(job.path, number, pos + s - job.start, text))
                     last_line = number
                 i = le + 1
-            if eager and len(out) < max_matches:
+            if pos < follow_to and len(out) < max_matches:
                 lines.before(pos + limit, buf, pos)
             if buf[limit - 1 : limit] == b"\n":
                 line_start = pos + limit

@@ -1,8 +1,9 @@
 """`LineIndex`: sparse checkpoints `(byte offset, newlines before it)` for one document.
 
-Counting newlines is the slow part of grep (about 2 GB/s in CPython, against 10 GB/s for finding
-a rare byte), so line numbers are computed only where a match needs one, and every count is kept
-as a checkpoint: later greps and `lines()` start from the nearest checkpoint instead of offset 0.
+Counting newlines is the slow part of grep (about 2.5 GB/s with `bytes.count`, 14 GB/s with
+numpy, against 10 GB/s for finding a rare byte), so line numbers are computed only where a match
+needs one, and every count is kept as a checkpoint: later greps and `lines()` start from the
+nearest checkpoint instead of offset 0.
 Memory is a few thousand integers per document at most.
 """
 
@@ -25,6 +26,11 @@ class LineIndex:
     def __len__(self) -> int:
         with self._lock:
             return len(self._offsets)
+
+    def checkpoints(self) -> list[tuple[int, int]]:
+        """Every `(offset, newlines before it)`, in offset order."""
+        with self._lock:
+            return list(zip(self._offsets, self._counts, strict=True))
 
     def at_or_before(self, offset: int) -> tuple[int, int]:
         """The checkpoint with the largest offset <= `offset`."""

@@ -8,7 +8,7 @@ lines, plus one when the last byte is not a newline.
 from __future__ import annotations
 
 from rlm_adk.context.corpus import Corpus, Document
-from rlm_adk.context.scan import Buffer, WindowReader, count_newlines
+from rlm_adk.context.scan import Buffer, WindowReader, count_newlines, newlines
 from rlm_adk.context.utf8 import decode
 
 READ_STEP = 64 << 10
@@ -39,7 +39,7 @@ class LineCounter:
             o0 = stop
             self.doc.lines.add(o0, c0)
         if buf is not None and o0 < offset:
-            c0 += buf.count(b"\n", o0 - buf_pos, offset - buf_pos)
+            c0 += newlines(buf, o0 - buf_pos, offset - buf_pos)
             self.doc.lines.add(offset, c0)
         self._state = (offset, c0)
         return c0
@@ -60,7 +60,7 @@ class LineCounter:
             buf, n = self._reader.read(pos, min(self.window, self.doc.size - pos))
             if n <= 0:
                 break
-            found = buf.count(b"\n", 0, n)
+            found = newlines(buf, 0, n)
             if c0 + found < line:
                 c0 += found
                 pos += n

@@ -1,22 +1,60 @@
-"""Sequential windowed reads for scans (grep, newline counting).
+"""Sequential windowed reads for scans (grep, newline counting), and the newline counter.
 
 Scans bypass the block cache on purpose: a pass over a 1 GiB corpus would otherwise evict every
 block that random reads are using. Local files (and extracted PDF text) are read with
 `os.preadv` into one reusable buffer, so a scan allocates nothing per window; remote objects are
 read a window ahead on a background thread, so the next range request overlaps the current scan.
+
+Counting newlines bounds a first grep (a match's line number needs every newline before it).
+`bytes.count` runs a byte-at-a-time loop (about 2.5 GB/s here); with numpy installed,
+`newlines` compares and counts with SIMD instead (about 14 GB/s), for the same result.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import ModuleType
 
 LOCAL_WINDOW = 1 << 20
 REMOTE_WINDOW = 8 << 20
 
 Buffer = bytes | bytearray
+
+numpy: ModuleType | None
+try:
+    import numpy
+except Exception:  # optional (absent, or a broken install): `bytes.count` gives the same counts
+    numpy = None
+
+VECTOR_MIN = 16 << 10
+"""Ranges shorter than this are counted by `bytes.count` (numpy's per-call cost is about 1.5 µs)."""
+VECTOR_STEP = 256 << 10
+"""numpy compares this many bytes at a time, so its boolean scratch stays small and in cache."""
+_scratch = threading.local()
+
+
+def newlines(buf: Buffer, start: int, end: int) -> int:
+    """Newlines in `buf[start:end]`, like `buf.count(b"\\n", start, end)` (bounds clamped)."""
+    start, end = max(0, start), min(end, len(buf))
+    if numpy is None or end - start < VECTOR_MIN:
+        return buf.count(b"\n", start, end)
+    data = numpy.frombuffer(buf, numpy.uint8, end - start, start)
+    # One scratch array per thread: allocating it per call costs more than the count itself
+    # (at glibc's pinned mmap threshold, a fresh mapping and its page faults every time).
+    scratch = getattr(_scratch, "hits", None)
+    if scratch is None or len(scratch) != VECTOR_STEP:
+        scratch = _scratch.hits = numpy.empty(VECTOR_STEP, numpy.bool_)
+    total = 0
+    for i in range(0, end - start, VECTOR_STEP):
+        part = data[i : i + VECTOR_STEP]
+        hits = scratch[: len(part)]
+        numpy.equal(part, 10, out=hits)
+        total += int(numpy.count_nonzero(hits))
+    return total
 
 
 class WindowReader:
@@ -134,6 +172,6 @@ def count_newlines(reader: WindowReader, start: int, end: int, window: int) -> i
         if n <= 0:
             break
         n = min(n, end - pos)
-        total += buf.count(b"\n", 0, n)
+        total += newlines(buf, 0, n)
         pos += n
     return total
