@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import importlib.util
 import itertools
 import threading
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fakes.http_proxy import answer_error, forward, read_body, serving
 
 _ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
@@ -102,8 +103,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        body = read_body(self)
         download = "alt=media" in self.path
         with self.server.lock:
             self.server.downloads += download
@@ -125,26 +125,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.server.seen += 1
             status = self.server.status
         if failing:
-            payload = b'{"error": {"code": %d, "message": "injected"}}' % status
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
-        conn = http.client.HTTPConnection(self.server.upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        conn.request(self.command, self.path, body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        self.send_response(resp.status)
-        for key, value in resp.getheaders():
-            if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        conn.close()
+            answer_error(self, status)
+        else:
+            forward(self, self.server.upstream, body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -152,14 +135,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky_proxy(gcs_emulator: str) -> Iterator[_FlakyProxy]:
     """An HTTP proxy in front of the emulator that can inject error responses."""
-    proxy = _FlakyProxy(gcs_emulator)
-    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(_FlakyProxy(gcs_emulator)) as proxy:
         yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
 
 
 @pytest.fixture

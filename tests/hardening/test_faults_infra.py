@@ -5,7 +5,6 @@ cancelled, end) with nothing lost and nothing left behind: no tasks, sandboxes o
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import os
 import random
@@ -22,6 +21,7 @@ from google.adk.models.llm_response import LlmResponse
 from rlm_adk import RLMAgent, RLMConfig
 from rlm_adk.context import ContextHandle, GcsSource
 from tests.context.conftest import make_client
+from tests.fakes.http_proxy import answer_error, forward, read_body, serving
 from tests.hardening.conftest import (
     Ledger,
     SandboxTracker,
@@ -75,45 +75,22 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        body = read_body(self)
         fault = self.server.draw()
         if fault == "drop":
             self.close_connection = True  # hang up without an answer
-            return
-        if fault is not None:
-            payload = b'{"error": {"code": %s, "message": "injected"}}' % fault.encode()
-            self.send_response(int(fault))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
-        conn = http.client.HTTPConnection(self.server.upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        conn.request(self.command, self.path, body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        self.send_response(resp.status)
-        for key, value in resp.getheaders():
-            if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        conn.close()
+        elif fault is not None:
+            answer_error(self, int(fault))
+        else:
+            forward(self, self.server.upstream, body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
 
 @pytest.fixture
 def faulty_gcs(gcs_endpoint: str) -> Iterator[FaultyProxy]:
-    proxy = FaultyProxy(gcs_endpoint, rate=0.0)
-    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield proxy
-    proxy.shutdown()
-    proxy.server_close()
+    with serving(FaultyProxy(gcs_endpoint, rate=0.0)) as proxy:
+        yield proxy
 
 
 GCS_ROOT = """
