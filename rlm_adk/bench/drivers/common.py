@@ -204,3 +204,70 @@ def turn_stats(answer: str, n: int, intervals: list[float], walls: list[float]) 
         "run_wall_s": round(wall, 4),
         "fixed_s": round(wall - n * per_turn, 4),
     }
+
+
+Runner = Callable[[list[str], str, float], dict[str, Any]]
+"""A baseline driver's `run(cells, context, latency)`: one request with a scripted root."""
+
+
+def timed_turns(
+    run: Runner, cell: str, submit: str, context: str, n: int, runs: int, stamps: list[float]
+) -> dict[str, Any]:
+    """Per-turn cost: the median interval between consecutive root-model calls (`stamps`, filled
+    by the driver's root model) of an n-cell run; each interval is one trivial cell plus the
+    framework around it."""
+    import itertools
+
+    cells = [cell.format(code=f"x = {i}\nprint('total', x)") for i in range(n)]
+    program = [*cells, cell.format(code=submit)]
+    run(program[:2] + program[-1:], context, 0.0)  # warm-up
+    intervals: list[float] = []
+    walls: list[float] = []
+    out: dict[str, Any] = {}
+    for _ in range(runs):
+        stamps.clear()
+        t0 = time.perf_counter()
+        out = run(program, context, 0.0)
+        walls.append(time.perf_counter() - t0)
+        intervals += [b - a for a, b in itertools.pairwise(stamps)]
+    return turn_stats(out["answer"], n, intervals, walls)
+
+
+def baseline_main(
+    argv: list[str],
+    system: str,
+    run: Runner,
+    count_cell: str,
+    answer_cell: str,
+    turns: Callable[[str, int, int], dict[str, Any]],
+) -> int:
+    """The body of a baseline driver's `main`: the chunked-count or turns experiment of the spec,
+    measured, printed as the result line."""
+    spec = parse_spec(argv)
+    size = int(spec["context_bytes"])
+    path = corpus_file(size, Path(spec["corpus_dir"]))
+    if spec["experiment"] == "chunked_count":
+        cells = [count_cell.format(chunk=int(spec["chunk_bytes"]), instruction=INSTRUCTION)]
+        cells.append(answer_cell)
+        expected = str(needles_in(size))
+        if spec.get("warmup", True):  # one small request first, as in every driver
+            run(
+                [count_cell.format(chunk=64, instruction=INSTRUCTION), answer_cell],
+                "NEEDLE\n" * 64,
+                0.0,
+            )
+
+        def go() -> dict[str, Any]:
+            out = run(cells, path.read_text(), float(spec["latency"]))  # context as a string
+            out.update(expected=expected, correct=out["answer"].strip() == expected)
+            return out
+
+        result = measure(go)
+    elif spec["experiment"] == "turns":
+        text = path.read_text()
+        result = measure(lambda: turns(text, int(spec.get("cells", 20)), int(spec.get("runs", 5))))
+    else:
+        raise SystemExit(f"{system} driver: unknown experiment {spec['experiment']!r}")
+    result.update(system=system, spec=spec)
+    emit(result)
+    return 0

@@ -12,23 +12,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import itertools
 
 from common import (  # type: ignore[import-not-found]
-    INSTRUCTION,
-    corpus_file,
+    baseline_main,
     count_reply,
-    emit,
-    measure,
-    needles_in,
-    parse_spec,
-    turn_stats,
+    timed_turns,
 )
 
 COUNT_CODE = """parts = [context[i:i + {chunk}] for i in range(0, len(context), {chunk})]
@@ -108,53 +101,13 @@ STAMPS: list[float] = []
 
 
 def turns(context: str, n: int, runs: int) -> dict[str, Any]:
-    """Per-turn cost: the median interval between consecutive root-model calls of an n-cell
-    run (each interval is one trivial cell plus the framework around it)."""
-    cells = [CELL.format(code=f"x = {i}\nprint('total', x)") for i in range(n)]
-    program = [*cells, CELL.format(code=SUBMIT_X)]
-    run(program[:2] + program[-1:], context, 0.0)  # warm-up
-    intervals: list[float] = []
-    walls: list[float] = []
-    for _ in range(runs):
-        STAMPS.clear()
-        t0 = time.perf_counter()
-        out = run(program, context, 0.0)
-        walls.append(time.perf_counter() - t0)
-        intervals += [b - a for a, b in itertools.pairwise(STAMPS)]
-    return turn_stats(out["answer"], n, intervals, walls)
+    return timed_turns(run, CELL, SUBMIT_X, context, n, runs, STAMPS)
 
 
 def main(argv: list[str]) -> int:
-    spec = parse_spec(argv)
     import dspy  # noqa: F401  # imported before measuring, as in every driver
 
-    size = int(spec["context_bytes"])
-    path = corpus_file(size, Path(spec["corpus_dir"]))
-    if spec["experiment"] == "chunked_count":
-        cells = [COUNT_CODE.format(chunk=int(spec["chunk_bytes"]), instruction=INSTRUCTION)]
-        cells.append(ANSWER_CODE)
-        expected = str(needles_in(size))
-        if spec.get("warmup", True):  # one small request first, as in every driver
-            run(
-                [COUNT_CODE.format(chunk=64, instruction=INSTRUCTION), ANSWER_CODE],
-                "NEEDLE\n" * 64,
-                0.0,
-            )
-
-        def go() -> dict[str, Any]:
-            out = run(cells, path.read_text(), float(spec["latency"]))
-            out.update(expected=expected, correct=out["answer"].strip() == expected)
-            return out
-
-        result = measure(go)
-    elif spec["experiment"] == "turns":
-        text = path.read_text()
-        result = measure(lambda: turns(text, int(spec.get("cells", 20)), int(spec.get("runs", 5))))
-    else:
-        raise SystemExit(f"dspy driver: unknown experiment {spec['experiment']!r}")
-    result.update(system="dspy.RLM (LocalInterpreter)", spec=spec)
-    emit(result)
-    return 0
+    return baseline_main(argv, "dspy.RLM (LocalInterpreter)", run, COUNT_CODE, ANSWER_CODE, turns)
 
 
 if __name__ == "__main__":
