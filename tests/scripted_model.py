@@ -16,6 +16,10 @@ from google.adk.models.llm_response import LlmResponse
 from google.genai import types
 from pydantic import PrivateAttr
 
+# The same readings of a request as the benchmarks' simulated models.
+from rlm_adk.bench.sim import last_output as last_tool_output  # noqa: F401 - for the tests
+from rlm_adk.bench.sim import request_text as prompt_text
+
 Handler = Callable[[LlmRequest], "LlmResponse | Awaitable[LlmResponse]"]
 _call_ids = itertools.count(1)
 
@@ -54,28 +58,6 @@ def call(
 def code(source: str, *, say: str | None = None, tokens: tuple[int, int] = (10, 5)) -> LlmResponse:
     """A `run_code` call."""
     return call("run_code", {"code": source}, say=say, tokens=tokens)
-
-
-def prompt_text(request: LlmRequest) -> str:
-    """All user-visible text of a request (user turns and function responses)."""
-    out: list[str] = []
-    for content in request.contents:
-        for part in content.parts or []:
-            if part.text:
-                out.append(part.text)
-            if part.function_response is not None:
-                out.append(str(part.function_response.response))
-    return "\n".join(out)
-
-
-def last_tool_output(request: LlmRequest) -> str:
-    """The `output` of the latest function response in the request."""
-    for content in reversed(request.contents):
-        for part in content.parts or []:
-            if part.function_response is not None:
-                response = part.function_response.response or {}
-                return str(response.get("output", response))
-    return ""
 
 
 def has_tools(request: LlmRequest) -> bool:
