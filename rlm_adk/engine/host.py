@@ -326,8 +326,9 @@ async def _plain_call_in_slot(
             "rlm.kind": kind,
             GEN_AI_OPERATION: "chat",
             GEN_AI_REQUEST_MODEL: name,
-            GEN_AI_INPUT_MESSAGES: messages_json(
-                "user", joined_content(parts, PROMPT_SEPARATOR, True) or ""
+            # Rendered only when the span records (see `telemetry.span`).
+            GEN_AI_INPUT_MESSAGES: (
+                lambda: messages_json("user", joined_content(parts, PROMPT_SEPARATOR, True) or "")
             )
             if capture
             else None,
