@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from google.adk.models.llm_response import LlmResponse
 
@@ -94,10 +96,12 @@ async def test_max_cost_uses_price_table():
 
 async def test_deadline_stops_the_tree():
     root = ScriptedLlm.of(code(FAN_OUT), finalizer)
-    sub = ScriptedLlm.of(fallback=sub_answer, model="scripted-sub", latency=0.5)
-    config = RLMConfig(max_wall_seconds=0.3, max_concurrency=2)
+    # Sub-calls far longer than the deadline, and a deadline long enough for them to have
+    # started even on a loaded machine: some are in flight when it strikes.
+    sub = ScriptedLlm.of(fallback=sub_answer, model="scripted-sub", latency=30.0)
+    config = RLMConfig(max_wall_seconds=1.0, max_concurrency=2)
     agent = RLMAgent(name="rlm", model=root, sub_model=sub, config=config, context=open_text("x"))
-    result = await run_once(agent, "q")
+    result = await asyncio.wait_for(run_once(agent, "q"), 20)
     assert result.usage["limit_reached"] == "max_wall_seconds"
     assert result.text.startswith("[stopped: max_wall_seconds]")
     # In-flight sub-calls were cancelled at the deadline and counted as failed calls.
