@@ -7,10 +7,13 @@ from dataclasses import dataclass
 MONTY_SUBSET = """\
 The REPL runs Monty, a sandboxed subset of Python 3:
 - works: variables, functions, lambdas, comprehensions, f-strings, try/except, simple classes and
-  @dataclass (no inheritance), `import re, json, math, itertools, functools, datetime, hashlib,
-  collections` (Counter, defaultdict, deque), `asyncio.gather`;
-- missing: class inheritance, `yield`, `del`, @property/@staticmethod, `textwrap`, `csv`, `io`,
-  `heapq`, `statistics`, `open()` and any file, network or OS access. Use `context` for data.
+  @dataclass (no inheritance), `import re, json, math, itertools, functools, collections`
+  (Counter, defaultdict, deque), `datetime, time, random, bisect, copy, hashlib, base64, decimal`,
+  `asyncio.gather`;
+- missing: class inheritance, `yield`, `del`, @property/@staticmethod, `string`, `textwrap`,
+  `csv`, `io`, `heapq`, `operator`, `statistics`, `pprint`, `enum`, `open()` and any file,
+  network or OS access. Use `context` for data: it is a handle, not a string (no `len(context)`,
+  `context[...]` or `for line in context`).
 - `await` host functions (`llm_query`, `llm_batch`, `spawn_subagent(s)`) directly at top level."""
 
 CPYTHON_SUBSET = """\

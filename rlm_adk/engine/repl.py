@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from rlm_adk.config import RLMConfig
+from rlm_adk.engine.hints import cell_hint
 from rlm_adk.engine.host import HostAPI
 from rlm_adk.sandbox import make_sandbox
 from rlm_adk.sandbox.base import CellResult, Sandbox
@@ -61,7 +62,7 @@ class Repl:
                 else None
             )
             try:
-                return await cell
+                result = await cell
             except asyncio.CancelledError:
                 # Host calls the cell started (sub-calls, children) must not outlive it.
                 await asyncio.shield(self.host.bridge.cancel_inflight())
@@ -74,6 +75,10 @@ class Repl:
                     timer.cancel()
                 self.host.stop_cell = None
                 self.last_used = time.monotonic()
+            hint = cell_hint(result.error, self.config.sandbox) if result.error else None
+            if hint is not None:
+                result.error = f"{result.error.rstrip()}\n{hint}"
+            return result
 
     @property
     def busy(self) -> bool:
