@@ -24,7 +24,7 @@ from rlm_adk.config import RLMConfig
 from rlm_adk.context.base import ContextError
 from rlm_adk.context.handle import ContextHandle
 from rlm_adk.engine.binding import resolve_context
-from rlm_adk.engine.budget import LimitReached, NodeInfo
+from rlm_adk.engine.budget import Lease, LimitReached, NodeInfo
 from rlm_adk.engine.calls import estimate_tokens, response_text
 from rlm_adk.engine.node import RLMNode, new_node_id
 from rlm_adk.engine.repl import Repl
@@ -38,6 +38,7 @@ from rlm_adk.engine.turns import (
     turn_seconds,
 )
 from rlm_adk.prompts import (
+    ANSWER_NOTE,
     FINALIZE_NOTE,
     PromptFacts,
     build_instruction,
@@ -64,6 +65,9 @@ USAGE_METADATA_KEY = "rlm"
 
 MODEL_ERROR = "model_error"
 """The stop reason (`limit_reached`) of an agent whose model failed past its retries."""
+
+REPEATED_CELL = "repeated_cell"
+"""The stop reason of an agent that kept re-running one cell and then did not answer."""
 
 CONTEXT_ERROR = "context_error"
 """The error code of a request whose corpus was refused (the message says why)."""
@@ -433,12 +437,24 @@ class RLMAgent(LlmAgent):
             return None
         budget = node.request.budget
         if node.finalizing:
+            node.stop_reason = node.stop_reason or REPEATED_CELL
             return _text_response(f"[stopped: {node.stop_reason}] {node.best_answer()}")
         node.iterations += 1
         reason = budget.exhausted_reason
         if reason is None and node.iterations > node.config.max_iterations:
             reason = "max_iterations"
         estimated = estimate_tokens(_request_chars(llm_request))
+        if reason is None and node.answer_now:
+            node.answer_now = False
+            note = ANSWER_NOTE.format(count=node.repeats + 1)
+            node.request.emit("answer_turn", node_id=node.node_id, repeats=node.repeats)
+            try:
+                lease = budget.admit(node.node_id, _name(self.model), estimated)
+            except LimitReached as exc:
+                reason = exc.reason
+            else:
+                node.finalizing = True
+                return self._final_turn(node, llm_request, lease, note)
         if reason is None:
             try:
                 node.pending_lease = budget.admit(node.node_id, _name(self.model), estimated)
@@ -472,6 +488,12 @@ class RLMAgent(LlmAgent):
                 lease = None
         if lease is None:
             return _text_response(f"[stopped: {reason}] {node.best_answer()}")
+        return self._final_turn(node, llm_request, lease, note)
+
+    def _final_turn(
+        self, node: RLMNode, llm_request: LlmRequest, lease: Lease, note: str
+    ) -> LlmResponse | None:
+        """Sends `llm_request` as a tool-less turn ending with `note` (the model must answer)."""
         node.pending_lease = lease
         node.pending_request = llm_request
         llm_request.tools_dict.clear()
@@ -481,7 +503,7 @@ class RLMAgent(LlmAgent):
             types.Content(role="user", parts=[types.Part.from_text(text=note)])
         )
         node.request.emit("model_request", node_id=node.node_id, llm_request=llm_request)
-        node.turn_timer.arm(turn_seconds(budget))
+        node.turn_timer.arm(turn_seconds(node.request.budget))
         return None
 
     async def _after_model(
@@ -517,7 +539,9 @@ class RLMAgent(LlmAgent):
                 p for p in llm_response.content.parts if not p.function_call
             ]
             if not response_text(llm_response):
-                # It only tried to call tools: it ends with what it has instead of nothing.
+                # It only tried to call tools: it ends with what it has instead of nothing (after
+                # an answer turn for repeated cells, that is a stop too).
+                node.stop_reason = node.stop_reason or REPEATED_CELL
                 llm_response.content.parts = [
                     types.Part.from_text(text=f"[stopped: {node.stop_reason}] {node.best_answer()}")
                 ]

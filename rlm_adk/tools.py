@@ -9,6 +9,8 @@ from google.adk.tools.base_tool import BaseTool
 from google.genai import types
 from typing_extensions import override
 
+from rlm_adk.prompts import REPEAT_NOTE
+
 if TYPE_CHECKING:
     from google.adk.tools.tool_context import ToolContext
 
@@ -69,7 +71,10 @@ class RunCodeTool(_NodeTool):
         if node.finalizing:
             return {"error": f"limit reached ({node.stop_reason}): no more code can run"}
         result = await node.run_cell(code)
-        response: dict[str, Any] = {"output": result.render()}
+        output = result.render()
+        response: dict[str, Any] = {"output": output}
+        if node.note_cell(code, output):
+            response["note"] = REPEAT_NOTE
         if node.submitted is not None:
             # The answer is in; end the agent's loop without another model turn.
             tool_context.actions.skip_summarization = True

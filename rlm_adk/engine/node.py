@@ -50,6 +50,10 @@ def render_value(value: Any) -> str:
         return str(value)
 
 
+REPEATS_BEFORE_ANSWER = 2
+"""Repeats of the same cell (same code and output) after which the model must answer."""
+
+
 @dataclass
 class RLMNode:
     """The run of one RLM agent inside a request's tree."""
@@ -70,6 +74,12 @@ class RLMNode:
     last_output: str = ""
     finalizing: bool = False
     stop_reason: str | None = None
+    last_cell: tuple[str, str] | None = None
+    """The latest cell's code and what it printed, to notice a cell run again to no end."""
+    repeats: int = 0
+    """How many times in a row the latest cell ran again with the same code and output."""
+    answer_now: bool = False
+    """The next turn is a tool-less one to answer (the model keeps repeating itself)."""
     pending_lease: Lease | None = None
     pending_request: LlmRequest | None = None
     """The admitted turn's request, to retry it if the model fails (see `engine/turns.py`)."""
@@ -90,6 +100,17 @@ class RLMNode:
     @property
     def config(self) -> Any:
         return self.request.config
+
+    def note_cell(self, code: str, output: str) -> bool:
+        """Records a cell; True when it repeats the previous one (same code, same output). The
+        second repeat in a row gives the model one tool-less turn to answer: a small model can
+        otherwise re-run a cell that already holds its answer until its turns run out."""
+        cell = (code.strip(), output)
+        self.repeats = self.repeats + 1 if cell == self.last_cell else 0
+        self.last_cell = cell
+        if self.repeats >= REPEATS_BEFORE_ANSWER:
+            self.answer_now = True
+        return self.repeats > 0
 
     def submit(self, value: Any) -> str:
         """Records the final answer given from code."""
