@@ -380,7 +380,8 @@ class RLMAgent(LlmAgent):
         node.turn_timeouts += 1
         node.iterations -= 1  # the turn is sent again; it was never answered
         node.request.emit("turn_timeout", node_id=node.node_id, seconds=node.turn_timer.seconds)
-        if node.turn_timeouts <= node.config.max_retries and budget.exhausted_reason is None:
+        retry = node.turn_timeouts <= node.config.max_retries and budget.exhausted_reason is None
+        if retry and not node.finalizing:  # a final turn is not sent twice
             return None
         node.finalizing = True
         node.stop_reason = MODEL_ERROR

@@ -305,3 +305,28 @@ async def test_a_model_that_never_answers_stops_with_its_best_answer(ledger: Led
     assert all(r.end > 0 for r in root.records)  # every hung call was cancelled
     await asyncio.sleep(0)
     assert set(asyncio.all_tasks()) - before == set()
+
+
+async def test_a_final_turn_the_model_never_answers_stops_with_a_model_error() -> None:
+    # The answer turn after repeated cells hangs: it is not sent again, the reason is the model's.
+    root = ScriptedLlm.of(
+        code("print('found 42')"),
+        code("print('found 42')"),
+        code("print('found 42')"),
+        hang,
+        model="scripted-root",
+    )
+    agent = RLMAgent(
+        name="rlm",
+        model=root,
+        config=RLMConfig(subcall_timeout_seconds=0.2, max_retries=2),
+        context=open_text("x"),
+    )
+    try:
+        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
+    finally:
+        await agent.close()
+    assert result.usage["limit_reached"] == "model_error"
+    assert result.text.startswith("[stopped: model_error: the model did not answer within 0.2 s]")
+    assert "found 42" in result.text
+    assert len(root.records) == 4
