@@ -120,7 +120,7 @@ class HostAPI:
         """One plain model call at depth + 1; raises on failure."""
         node = self._node()
         self._go_on(node)
-        parts = await render_parts(prompt, node)
+        parts = _nonempty(await render_parts(prompt, node))
         try:
             return await plain_call(node, parts, model=model, kind="llm_query")
         except LimitReached as exc:
@@ -231,6 +231,10 @@ def join_parts(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else PROMPT_SEPARATOR.join(parts)
 
 
+def _nonempty(parts: list[str]) -> list[str]:
+    return parts or [""]  # an empty list is an empty prompt, as its joined text was
+
+
 def separated(parts: list[str]) -> list[str]:
     """`parts` as `Part` texts that read like `join_parts(parts)` (models concatenate a message's
     text parts): small pieces carry the separator, a large one gets its own."""
@@ -289,7 +293,7 @@ async def plain_call(node: RLMNode, prompt: Any, *, model: str | None, kind: str
     so a batch of 1,000 chunks never has more than `max_concurrency` chunk texts in memory.
     """
     async with node.request.pool.slot(node.depth + 1):
-        parts = [prompt] if isinstance(prompt, str) else await render_parts(prompt, node)
+        parts = [prompt] if isinstance(prompt, str) else _nonempty(await render_parts(prompt, node))
         return await _plain_call_in_slot(node, parts, model=model, kind=kind)
 
 

@@ -115,3 +115,18 @@ async def test_chunk_prompts_go_as_parts_that_read_as_the_joined_prompt(tmp_path
     assert "".join(chunks) == doc  # the chunks partition the file, characters intact
     (reversed_order,) = [parts for parts in sent if parts[-1] == "Rows?"]
     assert reversed_order == [chunks[0], "\n\n", "Rows?"]
+
+
+async def test_an_empty_prompt_list_is_an_empty_prompt():
+    root = ScriptedLlm.of(
+        code("print(await llm_query([]))\nprint(await llm_batch([[], ('a', 'b')]))"),
+        lambda r: text(r.contents[-1].parts[0].function_response.response["output"]),
+    )
+    sub = ScriptedLlm.of(
+        fallback=lambda r: text(repr("".join(p.text for p in r.contents[0].parts))),
+        model="scripted-sub",
+    )
+    agent = RLMAgent(name="rlm", model=root, sub_model=sub, context=open_text("x"))
+    result = await run_once(agent, "q")
+    await agent.close()
+    assert result.text.splitlines() == ["''", "[\"''\", \"'a\\\\n\\\\nb'\"]"]
