@@ -106,6 +106,12 @@ REPEAT_NOTE = (
     "teaches nothing new. If the output answers the question, reply now with the answer as plain "
     "text, without a tool call; otherwise try something different."
 )
+REPEAT_EMPTY_NOTE = (
+    "[RLM engine] This cell and its output are the same as the previous one's, and it found "
+    "nothing. Running it again will not change that: try something different, e.g. a shorter "
+    "search pattern (one distinctive word, `ignore_case=True`), or print a few lines with "
+    "`context.lines(path, 0, 20)` to see what the text looks like."
+)
 ANSWER_NOTE = (
     "[RLM engine] You have run the same cell {count} times with the same output. Give your final "
     "answer now, as plain text, from what you have found."

@@ -9,8 +9,6 @@ from google.adk.tools.base_tool import BaseTool
 from google.genai import types
 from typing_extensions import override
 
-from rlm_adk.prompts import REPEAT_NOTE
-
 if TYPE_CHECKING:
     from google.adk.tools.tool_context import ToolContext
 
@@ -73,8 +71,9 @@ class RunCodeTool(_NodeTool):
         result = await node.run_cell(code)
         output = result.render()
         response: dict[str, Any] = {"output": output}
-        if node.note_cell(code, output):
-            response["note"] = REPEAT_NOTE
+        note = node.note_cell(code, output, informative=result.ok and bool(result.output.strip()))
+        if note is not None:
+            response["note"] = note
         if node.submitted is not None:
             # The answer is in; end the agent's loop without another model turn.
             tool_context.actions.skip_summarization = True

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rlm_adk.engine.budget import Lease, NodeInfo
 from rlm_adk.engine.request import RequestState
 from rlm_adk.engine.turns import TurnTimer
+from rlm_adk.prompts import REPEAT_EMPTY_NOTE, REPEAT_NOTE
 from rlm_adk.telemetry import capture_content, clip, content, span
 
 if TYPE_CHECKING:
@@ -101,16 +102,22 @@ class RLMNode:
     def config(self) -> Any:
         return self.request.config
 
-    def note_cell(self, code: str, output: str) -> bool:
-        """Records a cell; True when it repeats the previous one (same code, same output). The
-        second repeat in a row gives the model one tool-less turn to answer: a small model can
-        otherwise re-run a cell that already holds its answer until its turns run out."""
+    def note_cell(self, code: str, output: str, *, informative: bool) -> str | None:
+        """Records a cell; the note for its tool response when it repeats the previous one
+        (same code, same output). A small model can re-run a cell until its turns run out: when
+        the cell printed something, the second repeat in a row gives the model one tool-less
+        turn to answer from it; when it found nothing, the model is told to try something else
+        (an answer forced from nothing would be a guess)."""
         cell = (code.strip(), output)
         self.repeats = self.repeats + 1 if cell == self.last_cell else 0
         self.last_cell = cell
+        if not self.repeats:
+            return None
+        if not informative:
+            return REPEAT_EMPTY_NOTE
         if self.repeats >= REPEATS_BEFORE_ANSWER:
             self.answer_now = True
-        return self.repeats > 0
+        return REPEAT_NOTE
 
     def submit(self, value: Any) -> str:
         """Records the final answer given from code."""

@@ -7,7 +7,7 @@ from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
 
 from rlm_adk import RLMAgent, RLMConfig, open_text
-from rlm_adk.prompts import REPEAT_NOTE
+from rlm_adk.prompts import REPEAT_EMPTY_NOTE, REPEAT_NOTE
 from tests.run_helpers import run_once
 from tests.scripted_model import ScriptedLlm, code, has_tools, text
 
@@ -72,3 +72,22 @@ async def test_a_model_that_calls_tools_in_its_answer_turn_stops_with_its_best_a
     assert result.text.startswith("[stopped: repeated_cell]")
     assert "found 29772" in result.text
     assert len(root.records) == 4
+
+
+async def test_a_repeated_cell_that_found_nothing_asks_for_something_else() -> None:
+    # Forcing an answer from a search that found nothing would only get a guess.
+    root = ScriptedLlm.of(
+        fallback=lambda r: (
+            code("for m in context.grep('absent'): print(m.text)")
+            if has_tools(r)
+            else text("gave up")
+        )
+    )
+    agent = RLMAgent(
+        name="rlm", model=root, config=RLMConfig(max_iterations=5), context=open_text("x\n")
+    )
+    result = await run_once(agent, "q")
+    await agent.close()
+    assert result.usage["limit_reached"] == "max_iterations"  # no answer turn was forced
+    notes = [r.get("note") for r in tool_responses(root.records[-1].request)]
+    assert notes == [None, *[REPEAT_EMPTY_NOTE] * 4]
