@@ -219,6 +219,8 @@ INLINE_READ_BYTES = 64 * 1024
 """Chunks up to this size are read on the event loop: a thread hop costs more than the read."""
 
 PROMPT_SEPARATOR = "\n\n"
+SMALL_PIECE_CHARS = 64 * 1024
+"""Prompt pieces up to this size carry the separator themselves (copying them is cheap)."""
 
 
 async def render_prompt(item: Any, node: RLMNode) -> str:
@@ -242,7 +244,7 @@ def separated(parts: list[str]) -> list[str]:
         return parts
     out: list[str] = []
     for piece in parts[:-1]:
-        if len(piece) <= INLINE_READ_BYTES:
+        if len(piece) <= SMALL_PIECE_CHARS:
             out.append(piece + PROMPT_SEPARATOR)
         else:
             out.extend((piece, PROMPT_SEPARATOR))

@@ -15,7 +15,13 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.fakes.gemini_server import FakeError, FakeGeminiServer, call_response, text_response
+from tests.fakes.gemini_server import (
+    FakeError,
+    FakeGeminiServer,
+    call_response,
+    model_env,
+    text_response,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOT_CODE = (
@@ -61,16 +67,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def cli_env(server: FakeGeminiServer, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RLM_", "GOOGLE_", "OTEL_"))}
-    env.update(
-        GOOGLE_API_KEY="fake-key",
-        GOOGLE_GEMINI_BASE_URL=server.base_url,
-        RLM_MODEL="gemini-3.5-flash",
-        RLM_SUB_MODEL="gemini-3.5-flash-lite",
-        ADK_DISABLE_LOAD_DOTENV="1",
-    )
-    env.update(extra)
-    return env
+    return model_env(server.base_url, **extra)
 
 
 def ask(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:

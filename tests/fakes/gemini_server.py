@@ -35,6 +35,7 @@ Usage from a conftest (the module is importable as `tests.fakes.gemini_server`):
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -366,3 +368,19 @@ def fake_gemini_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGeminiSe
     with fake_gemini() as server:
         server.install_env(monkeypatch)
         yield server
+
+
+def model_env(base_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a process (CLI, api_server, adk web) whose Gemini models are served by
+    the fake endpoint at `base_url`: no RLM_/GOOGLE_/OTEL_ settings of the caller leak in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RLM_", "GOOGLE_", "OTEL_"))}
+    env.update(
+        GOOGLE_API_KEY="fake-key",
+        GOOGLE_GEMINI_BASE_URL=base_url,
+        RLM_MODEL="gemini-3.5-flash",
+        RLM_SUB_MODEL="gemini-3.5-flash-lite",
+        ADK_DISABLE_LOAD_DOTENV="1",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    env.update(extra)
+    return env

@@ -4,14 +4,13 @@ file-permission capabilities (so that modes are honoured as for a user)."""
 from __future__ import annotations
 
 import ctypes
-import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.gemini_server import FakeGeminiServer, call_response, text_response
+from tests.fakes.gemini_server import FakeGeminiServer, call_response, model_env, text_response
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,17 +33,7 @@ def handler_for(cell: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 
 def cli_env(server: FakeGeminiServer, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RLM_", "GOOGLE_", "OTEL_"))}
-    env.update(
-        GOOGLE_API_KEY="fake-key",
-        GOOGLE_GEMINI_BASE_URL=server.base_url,
-        RLM_MODEL="gemini-3.5-flash",
-        RLM_SUB_MODEL="gemini-3.5-flash-lite",
-        ADK_DISABLE_LOAD_DOTENV="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
+    return model_env(server.base_url, **extra)
 
 
 def drop_dac_capabilities() -> None:

@@ -256,6 +256,20 @@ async def hang(_request: LlmRequest) -> LlmResponse:
     raise AssertionError("unreachable")
 
 
+async def run_with_turn_timeout(root: ScriptedLlm, seconds: float) -> RunResult:
+    """One request of `root` with model calls bounded by `seconds`, two retries."""
+    agent = RLMAgent(
+        name="rlm",
+        model=root,
+        config=RLMConfig(subcall_timeout_seconds=seconds, max_retries=2),
+        context=open_text("x"),
+    )
+    try:
+        return await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
+    finally:
+        await agent.close()
+
+
 async def test_a_turn_the_model_never_answers_is_timed_out_and_sent_again(ledger: Ledger) -> None:
     root = ScriptedLlm.of(
         code("x = 6 * 7\nprint(x)"),
@@ -263,16 +277,7 @@ async def test_a_turn_the_model_never_answers_is_timed_out_and_sent_again(ledger
         lambda r: text(f"answer {last_tool_output(r).strip()}"),
         model="scripted-root",
     )
-    agent = RLMAgent(
-        name="rlm",
-        model=root,
-        config=RLMConfig(subcall_timeout_seconds=0.3, max_retries=2),
-        context=open_text("x"),
-    )
-    try:
-        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
-    finally:
-        await agent.close()
+    result = await run_with_turn_timeout(root, 0.3)
     ledger.fault("model: a turn never answered", 1, int(result.text == "answer 42"), 0)
     assert result.text == "answer 42"
     assert len(root.records) == 3
@@ -284,17 +289,8 @@ async def test_a_turn_the_model_never_answers_is_timed_out_and_sent_again(ledger
 
 async def test_a_model_that_never_answers_stops_with_its_best_answer(ledger: Ledger) -> None:
     root = ScriptedLlm.of(code("print('partial work')"), fallback=hang, model="scripted-root")
-    agent = RLMAgent(
-        name="rlm",
-        model=root,
-        config=RLMConfig(subcall_timeout_seconds=0.2, max_retries=2),
-        context=open_text("x"),
-    )
     before = set(asyncio.all_tasks())
-    try:
-        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
-    finally:
-        await agent.close()
+    result = await run_with_turn_timeout(root, 0.2)
     ledger.fault("model: turns never answered", 3, 1, 0)
     assert result.usage["limit_reached"] == "model_error"
     assert result.text.startswith(
@@ -316,16 +312,7 @@ async def test_a_final_turn_the_model_never_answers_stops_with_a_model_error() -
         hang,
         model="scripted-root",
     )
-    agent = RLMAgent(
-        name="rlm",
-        model=root,
-        config=RLMConfig(subcall_timeout_seconds=0.2, max_retries=2),
-        context=open_text("x"),
-    )
-    try:
-        result = await asyncio.wait_for(run_once(agent, "q"), GUARD_SECONDS)
-    finally:
-        await agent.close()
+    result = await run_with_turn_timeout(root, 0.2)
     assert result.usage["limit_reached"] == "model_error"
     assert result.text.startswith("[stopped: model_error: the model did not answer within 0.2 s]")
     assert "found 42" in result.text

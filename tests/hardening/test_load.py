@@ -26,9 +26,9 @@ import psutil
 import pytest
 
 from tests.fakes import gemini_server
-from tests.fakes.gemini_server import FakeGeminiServer, call_response, text_response
+from tests.fakes.gemini_server import FakeGeminiServer, call_response, model_env, text_response
 from tests.hardening.conftest import Ledger
-from tests.surfaces.conftest import ApiServer, api_server_factory, model_env  # noqa: F401
+from tests.surfaces.conftest import ApiServer, api_server_factory  # noqa: F401 - fixture
 from tools.otlp_receiver import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parents[2]

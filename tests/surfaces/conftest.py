@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -22,20 +21,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def model_env(base_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RLM_", "GOOGLE_", "OTEL_"))}
-    env.update(
-        GOOGLE_API_KEY="fake-key",
-        GOOGLE_GEMINI_BASE_URL=base_url,
-        RLM_MODEL="gemini-3.5-flash",
-        RLM_SUB_MODEL="gemini-3.5-flash-lite",
-        ADK_DISABLE_LOAD_DOTENV="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
 
 
 @dataclass

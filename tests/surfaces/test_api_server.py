@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakes.gemini_server import FakeGeminiServer, call_response, text_response
-from tests.surfaces.conftest import model_env
+from tests.fakes.gemini_server import FakeGeminiServer, call_response, model_env, text_response
 
 
 def final_text(events: list[dict[str, Any]]) -> str:

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.gemini_server import FakeGeminiServer, call_response, text_response
-from tests.surfaces.conftest import model_env
+from tests.fakes.gemini_server import FakeGeminiServer, call_response, model_env, text_response
 
 ROOT = Path(__file__).resolve().parents[2]
 
